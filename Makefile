@@ -1,0 +1,42 @@
+# `make run` and `make test` work on a fresh machine that has only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+export FLASK_APP := wsgi
+
+.PHONY: install run test lint test-postgres test-browser bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo --if-empty
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+lint: install
+	$(BIN)/ruff check portal tests bench wsgi.py
+	$(BIN)/ruff format --check portal tests bench wsgi.py
+	$(BIN)/mypy portal/domain portal/services
+
+test: lint
+	$(BIN)/python -m pytest
+
+# The same suite against PostgreSQL (CI runs this; fails if the server cannot be reached).
+test-postgres: install
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest -m "not browser"
+
+test-browser: install
+	$(BIN)/python -m pytest -m browser
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

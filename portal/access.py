@@ -1,0 +1,93 @@
+"""Who is asking, and the one place refused access is turned into a response and an audit row.
+
+Blueprints decide who may enter (`staff_only`, `admin_only`); `ticket_or_404()` decides, per
+object, through `queries.visible_ticket()` — the SQL form of `permissions.can_view()`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NoReturn
+
+from flask import abort, current_app, g, request
+from flask_login import current_user
+
+from portal.domain.errors import NotPermitted
+from portal.domain.permissions import Role, is_staff
+from portal.domain.sla import SlaPolicy
+from portal.extensions import db, login_manager
+from portal.models import Ticket, utcnow
+from portal.queries import visible_ticket
+from portal.services import audit
+from portal.services.business_calendar import calendar_for
+from portal.services.tickets import Rules
+
+
+def now() -> datetime:
+    return utcnow()
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def deny(action: str, target: str, status: int = 404) -> NoReturn:
+    """Log the refusal (ASVS 7.2.2) and answer 404 where existence itself must not leak."""
+    actor_id = current_user.id if current_user.is_authenticated else None
+    db.session.rollback()
+    audit.record(
+        db.session,
+        action=action,
+        outcome="denied",
+        now=now(),
+        actor_id=actor_id,
+        target=target,
+        request_id=g.get("request_id"),
+        ip=client_ip(),
+    )
+    abort(status)
+
+
+def require_login_then(role_check: str) -> None:
+    """Blueprint guard: anonymous GETs go to the sign-in page, other methods get 401."""
+    if not current_user.is_authenticated:
+        if request.method in ("GET", "HEAD"):
+            abort(login_manager.unauthorized())
+        abort(401)
+    allowed = is_staff(current_user) if role_check == "staff" else current_user.role == Role.ADMIN
+    if not allowed:
+        deny("access_denied", f"{request.blueprint}:{request.path}", status=403)
+
+
+def staff_only() -> None:
+    require_login_then("staff")
+
+
+def admin_only() -> None:
+    require_login_then("admin")
+
+
+def ticket_or_404(ticket_id: int) -> Ticket:
+    """Load a ticket the current user may see, or refuse with 404 and an audit row (G1, F2)."""
+    ticket = visible_ticket(db.session, current_user, ticket_id)
+    if ticket is None:
+        deny("access_denied", f"ticket:{ticket_id}")
+    return ticket
+
+
+def refuse(error: NotPermitted, ticket: Ticket) -> NoReturn:
+    """A visible ticket, an action this user may not take: 403 with an audit row."""
+    deny("action_denied", f"ticket:{ticket.id}:{error}", status=403)
+
+
+def rules() -> Rules:
+    config = current_app.config
+    return Rules(
+        policy=SlaPolicy(
+            acknowledge_hours=config["ACKNOWLEDGE_WITHIN_HOURS"],
+            resolve_working_days=config["RESOLVE_WITHIN_WORKING_DAYS"],
+        ),
+        calendar=calendar_for(config["HOLIDAY_COUNTRY"], config["ORG_TIMEZONE"], now().year),
+        upload_dir=config["UPLOAD_FOLDER"],
+        reference_prefix=config["REFERENCE_PREFIX"],
+    )

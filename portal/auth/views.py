@@ -1,0 +1,114 @@
+"""Staff sign-in and sign-out. Sessions die on password change or deactivation (ASVS 3.3)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.access import client_ip, now
+from portal.auth import bp
+from portal.auth.forms import ChangePasswordForm, LoginForm
+from portal.domain.permissions import Role
+from portal.extensions import db, limiter
+from portal.models import User
+from portal.services import audit
+
+# Checked against when the email is unknown, so both answers take the same time (D2).
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def load_user_from_session_id(session_id: str) -> User | None:
+    user_id, _sep, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def home_for(user: User) -> str:
+    if user.role == Role.ADMIN:
+        return url_for("admin.users")
+    return url_for("staff.queue")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are honoured after sign-in (E5, ASVS 5.1.5)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _login_key() -> str:
+    return f"{request.remote_addr}|{(request.form.get('email') or '').strip().lower()}"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], key_func=_login_key, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalars(select(User).where(func.lower(User.email) == email)).first()
+        password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, form.password.data)
+        if user is not None and password_ok and user.active:
+            session.clear()  # a new session at sign-in (D6, ASVS 3.2.1)
+            login_user(user)
+            audit.record(
+                db.session,
+                action="login",
+                outcome="ok",
+                now=now(),
+                actor_id=user.id,
+                request_id=g.request_id,
+                ip=client_ip(),
+            )
+            return redirect(safe_next(request.args.get("next")) or home_for(user), code=303)
+        audit.record(
+            db.session,
+            action="login",
+            outcome="failed",
+            now=now(),
+            actor_id=user.id if user else None,
+            target=email[:200],
+            request_id=g.request_id,
+            ip=client_ip(),
+        )
+        form.password.errors.append(_("That email and password do not match an active account."))
+    return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current_password.data):
+            form.current_password.errors.append(_("That is not your current password."))
+        else:
+            current_user.set_password(form.new_password.data)  # bumps the session version
+            db.session.commit()
+            login_user(current_user)  # this session continues; every other one ends (D8)
+            flash(_("Your password has been changed. Other sessions have been signed out."), "info")
+            return redirect(home_for(current_user), code=303)
+    status = 200 if request.method == "GET" else 422
+    return render_template("auth/change_password.html", form=form), status

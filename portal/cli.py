@@ -1,0 +1,52 @@
+"""Command-line tasks: `flask --app wsgi demo | create-user`, calling the same services."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from portal import demo
+from portal.domain.permissions import Role
+from portal.extensions import db
+from portal.models import Department, User, utcnow
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("demo")
+    @click.option("--if-empty", is_flag=True, help="Only load into an empty database.")
+    def demo_command(if_empty: bool) -> None:
+        """Load the demo organisation (development only)."""
+        from portal.access import rules
+
+        if not current_app.config["LOAD_DEMO_DATA"]:
+            raise click.ClickException("demo data is never loaded when PORTAL_ENV=production")
+        if not demo.is_empty(db.session):
+            if if_empty:
+                click.echo("Database already has data; demo not loaded.")
+                return
+            raise click.ClickException("the database is not empty")
+        with current_app.test_request_context():
+            demo.load(db.session, rules(), utcnow())
+        click.echo(f"Demo loaded. Sign in as responder@example.com / {demo.DEMO_PASSWORD} (see README).")
+
+    @app.cli.command("create-user")
+    @click.option("--email", required=True)
+    @click.option("--name", required=True)
+    @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+    @click.option("--department", required=True, help="Department name; created if missing.")
+    @click.password_option()
+    def create_user(email: str, name: str, role: str, department: str, password: str) -> None:
+        """Create a staff account (the only way to create the first administrator)."""
+        if len(password) < 12:
+            raise click.ClickException("passwords need at least 12 characters")
+        dept = db.session.scalars(select(Department).where(Department.name == department)).first()
+        if dept is None:
+            dept = Department(name=department)
+            db.session.add(dept)
+            db.session.flush()
+        user = User(email=email.lower(), name=name, role=role, department_id=dept.id)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        click.echo(f"Created {role} {email}.")

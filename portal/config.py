@@ -1,0 +1,83 @@
+"""Configuration read from the environment in one place.
+
+Every setting has a safe development default so `make run` needs nothing; production
+(`PORTAL_ENV=production`) refuses to start without a real SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = REPO_ROOT / "instance"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    PORTAL_ENV = os.environ.get("PORTAL_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_PATH / 'portal.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+
+    # Public base URL used to build tracking links; never taken from the request's Host.
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    ORG_NAME = os.environ.get("ORG_NAME", "Example Service Centre")
+    ORG_TIMEZONE = os.environ.get("ORG_TIMEZONE", "Asia/Shanghai")
+    HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "CN")
+    REFERENCE_PREFIX = os.environ.get("REFERENCE_PREFIX", "CP")
+
+    # Uploads (security.md §4 defaults): ≤5 files, ≤10 MB each, ≤25 MB per request.
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_PATH / "uploads"))
+    MAX_ATTACHMENTS = _int("MAX_ATTACHMENTS", 5)
+    MAX_ATTACHMENT_BYTES = _int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 26 * 1024 * 1024)
+    MAX_FORM_MEMORY_SIZE = _int("MAX_FORM_MEMORY_SIZE", 500 * 1024)
+    MAX_FORM_PARTS = _int("MAX_FORM_PARTS", 1000)
+
+    # Service targets until the configurable clocks arrive (R3, R7).
+    ACKNOWLEDGE_WITHIN_HOURS = _int("ACKNOWLEDGE_WITHIN_HOURS", 24)
+    RESOLVE_WITHIN_WORKING_DAYS = _int("RESOLVE_WITHIN_WORKING_DAYS", 3)
+
+    QUEUE_PAGE_SIZE = _int("QUEUE_PAGE_SIZE", 50)
+
+    # Rate limits (security.md §4). Redis-backed when REDIS_URL is set, else per process.
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_FILE_COMPLAINT = os.environ.get("RATELIMIT_FILE_COMPLAINT", "5/minute;30/day")
+    RATELIMIT_TRACKING = os.environ.get("RATELIMIT_TRACKING", "10/minute")
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "5/minute")
+
+    # Customers take their time over a complaint; an expired token re-renders their text (E4).
+    WTF_CSRF_TIME_LIMIT = _int("WTF_CSRF_TIME_LIMIT", 4 * 3600)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", PORTAL_ENV == "production")
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = _int("SESSION_LIFETIME_SECONDS", 12 * 3600)
+
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    LANGUAGES = ("en", "zh", "ko")
+
+    LOAD_DEMO_DATA = PORTAL_ENV != "production"

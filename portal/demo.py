@@ -1,0 +1,139 @@
+"""A demo organisation for a fresh development database: departments, categories, one account
+per role and a few dozen complaints in different states, all made through the real services."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.domain.permissions import Role
+from portal.models import Category, Department, Ticket, User
+from portal.services import tickets
+
+DEMO_PASSWORD = "portal-demo-2026"
+
+DEPARTMENTS = {
+    "Customer Service": True,
+    "Quality": False,
+    "After-sales": False,
+    "Management Office": False,
+}
+# R5: product quality → quality; after-sales, staff negligence or attitude → management office.
+CATEGORIES = {
+    "Product quality": "Quality",
+    "Delivery and installation": "After-sales",
+    "Repairs and after-sales service": "After-sales",
+    "Staff attitude or negligence": "Management Office",
+    "Billing and charges": "Customer Service",
+    "Something else": "Customer Service",
+}
+ACCOUNTS = [
+    ("Rui Chen", "responder@example.com", Role.RESPONDER, "Quality"),
+    ("Min-jun Park", "responder2@example.com", Role.RESPONDER, "Customer Service"),
+    ("Li Wei", "lead@example.com", Role.LEAD, "Quality"),
+    ("Ji-woo Kim", "manager@example.com", Role.MANAGER, "Management Office"),
+    ("Alex Admin", "admin@example.com", Role.ADMIN, "Management Office"),
+]
+SAMPLES = [
+    ("Fridge stopped cooling after two weeks", "Product quality"),
+    ("Delivery arrived three days late", "Delivery and installation"),
+    ("Technician did not turn up", "Repairs and after-sales service"),
+    ("Rude answer at the service desk", "Staff attitude or negligence"),
+    ("Charged twice for one order", "Billing and charges"),
+    ("Washing machine leaks from the door", "Product quality"),
+    ("Installation left a hole in the wall", "Delivery and installation"),
+    ("Nobody called back as promised", "Staff attitude or negligence"),
+    ("Wrong colour delivered", "Delivery and installation"),
+    ("Refund not received after return", "Billing and charges"),
+    ("Screen flickers on new television", "Product quality"),
+    ("Warranty repair refused", "Repairs and after-sales service"),
+]
+NAMES = ["Wang Fang", "Zhang Wei", "Kim Seo-yeon", "Lee Ji-ho", "Maria Santos", "O'Hara Sean", "Liu Yang"]
+
+
+def is_empty(session: Session) -> bool:
+    return session.scalar(select(func.count(User.id))) == 0
+
+
+def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    departments = {}
+    for name, feedback in DEPARTMENTS.items():
+        departments[name] = Department(name=name, handles_feedback=feedback)
+        session.add(departments[name])
+    session.flush()
+    for name, department in CATEGORIES.items():
+        session.add(Category(name=name, department_id=departments[department].id))
+    users = {}
+    for name, email, role, department in ACCOUNTS:
+        user = User(name=name, email=email, role=role.value, department_id=departments[department].id)
+        user.set_password(DEMO_PASSWORD)
+        users[email] = user
+        session.add(user)
+    session.commit()
+
+    categories = {c.name: c for c in session.scalars(select(Category))}
+    responder, lead = users["responder@example.com"], users["lead@example.com"]
+    manager = users["manager@example.com"]
+    for index in range(36):
+        subject, category_name = SAMPLES[index % len(SAMPLES)]
+        received = now - timedelta(hours=rng.randint(1, 240))
+        customer = NAMES[index % len(NAMES)]
+        filed = tickets.file_ticket(
+            session,
+            tickets.Intake(
+                customer_name=customer,
+                customer_email=f"customer{index}@example.org",
+                subject=subject,
+                description=f"{subject}. I would like this sorted out, please. (demo case {index + 1})",
+                category_id=categories[category_name].id,
+                consent=True,
+                preferred_contact="email",
+            ),
+            [],
+            now=received,
+            rules=rules,
+        )
+        ticket: Ticket = filed.ticket
+        stage = index % 6
+        actor = manager if ticket.department_id != responder.department_id else rng.choice([responder, lead])
+        later = received + timedelta(hours=2)
+        if stage >= 1:
+            tickets.claim(session, actor, ticket, now=later, rules=rules)
+        if stage >= 2:
+            tickets.reply(
+                session,
+                actor,
+                ticket,
+                "Thank you for telling us. We are looking into it and will update you.",
+                now=later + timedelta(hours=1),
+                rules=rules,
+            )
+            tickets.add_note(session, actor, ticket, "Checked the order history.", now=later + timedelta(hours=2))
+        if stage >= 4:
+            tickets.resolve(
+                session,
+                actor,
+                ticket,
+                "We have arranged a replacement and apologise for the trouble.",
+                now=later + timedelta(hours=5),
+            )
+        if stage >= 5:
+            tickets.close(session, actor, ticket, now=later + timedelta(hours=30))
+    tickets.file_ticket(
+        session,
+        tickets.Intake(
+            kind="feedback",
+            customer_name="Zhou Min",
+            subject="Praise from the website",
+            description="The installer was careful and friendly. Thank you!",
+            feedback_kind="praise",
+            rating=5,
+        ),
+        [],
+        now=now - timedelta(hours=3),
+        rules=rules,
+    )

@@ -1,0 +1,71 @@
+"""Error pages: a clear message, an incident id, never a traceback (ASVS 7.4.1)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, render_template
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("portal.errors")
+
+MESSAGES = {
+    400: _l("The request could not be understood."),
+    401: _l("Please sign in first."),
+    403: _l("You do not have permission to do that."),
+    404: _l("We could not find that page."),
+    405: _l("That action is not available here."),
+    409: _l("Someone else changed this first. Please look again and retry."),
+    413: _l("What you sent is too large. Attachments may be up to 10 MB each."),
+    429: _l("Too many attempts. Please wait a minute and try again."),
+    500: _l("Something went wrong on our side. Nothing you sent has been lost."),
+    503: _l("The service is busy right now. Please try again in a moment."),
+}
+
+
+def render_error(code: int, message: Any = None) -> tuple[str, int]:
+    return (
+        render_template(
+            "errors/error.html",
+            code=code,
+            message=message or MESSAGES.get(code, MESSAGES[500]),
+            request_id=g.get("request_id"),
+        ),
+        code,
+    )
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> tuple[str, int]:
+        log.warning("csrf_failed request=%s reason=%r", g.get("request_id"), error.description)
+        return render_error(
+            400, _l("Your form expired or came from elsewhere. Go back, reload and try again.")
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Any:
+        if error.code is None or error.code < 400:
+            return error
+        response = render_error(error.code)
+        if error.code == 429:
+            return response[0], 429, {"Retry-After": "60"}
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> Any:
+        log.error("database_unavailable request=%s error=%s", g.get("request_id"), error.orig)
+        from portal.extensions import db
+
+        db.session.rollback()
+        body, code = render_error(503)
+        return body, code, {"Retry-After": "5"}
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        log.exception("unhandled request=%s", g.get("request_id"))
+        return render_error(500)

@@ -1,0 +1,127 @@
+"""Form pieces shared by the customer and staff intake forms (shape checks only, no queries)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import phonenumbers
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    MultipleFileField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def new_idempotency_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def phone_to_e164(value: str) -> str | None:
+    """Return the number in E.164, or None if it is not a possible phone number (A8)."""
+    region = current_app.config["HOLIDAY_COUNTRY"]
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class PhoneNumber:
+    def __call__(self, form: FlaskForm, field: StringField) -> None:
+        if field.data and phone_to_e164(field.data) is None:
+            raise ValidationError(_l("Enter a phone number we can call, e.g. +86 138 0013 8000."))
+
+
+class NoLineBreaks:
+    """Names, emails and subjects end up in mail headers: no CR/LF there, ever (A6)."""
+
+    def __call__(self, form: FlaskForm, field: StringField) -> None:
+        if field.data and ("\r" in field.data or "\n" in field.data):
+            raise ValidationError(_l("Please keep this on one line."))
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class ContactFields(FlaskForm):
+    """Who the customer is and how to reach them (R2); email and/or phone is required."""
+
+    name = StringField(
+        _l("Your name"),
+        filters=[strip],
+        validators=[DataRequired(), Length(max=100), NoLineBreaks()],
+    )
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[Optional(), Length(max=254), NoLineBreaks(), Email(_l("Enter a valid email address."))],
+    )
+    phone = StringField(
+        _l("Phone"), filters=[strip], validators=[Optional(), Length(max=32), PhoneNumber()]
+    )
+    idempotency_key = HiddenField()
+
+    def validate(self, extra_validators=None):  # type: ignore[no-untyped-def]
+        valid = super().validate(extra_validators)
+        if not self.email.data and not self.phone.data:
+            self.phone.errors = [*self.phone.errors, _l("Give an email address or a phone number so we can reply.")]
+            return False
+        return valid
+
+    def ensure_idempotency_key(self) -> None:
+        if not IDEMPOTENCY_KEY.match(self.idempotency_key.data or ""):
+            self.idempotency_key.data = new_idempotency_key()
+
+
+class ComplaintFields(ContactFields):
+    category = SelectField(_l("What is it about?"), coerce=int, validators=[DataRequired()])
+    subject = StringField(
+        _l("Subject"), filters=[strip], validators=[DataRequired(), Length(max=200), NoLineBreaks()]
+    )
+    description = TextAreaField(
+        _l("What happened?"),
+        validators=[DataRequired(), Length(max=10_000)],
+        description=_l("Tell us what happened, when and where, and what you would like us to do."),
+    )
+    about = StringField(
+        _l("Who or what is it about? (optional)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=200)],
+        description=_l("A staff member, a branch or a product."),
+    )
+    order_number = StringField(
+        _l("Order or contract number (optional)"), filters=[strip], validators=[Optional(), Length(max=64)]
+    )
+    address = StringField(
+        _l("Postal address (optional)"), filters=[strip], validators=[Optional(), Length(max=300)]
+    )
+    preferred_contact = SelectField(
+        _l("How should we contact you?"),
+        choices=[("email", _l("Email")), ("phone", _l("Phone")), ("post", _l("Post"))],
+        default="email",
+    )
+    attachments = MultipleFileField(
+        _l("Attachments (optional)"),
+        description=_l("Up to 5 files, 10 MB each: PDF, JPEG, PNG, WebP, text, Word or Excel."),
+    )
+
+
+class ComplaintForm(ComplaintFields):
+    consent = BooleanField(
+        _l("I agree that my details are used to handle this complaint."),
+        validators=[DataRequired(_l("We need your consent to handle the complaint."))],
+    )

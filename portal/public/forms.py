@@ -1,0 +1,45 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from portal.forms_common import IDEMPOTENCY_KEY, NoLineBreaks, PhoneNumber, new_idempotency_key, strip
+from portal.forms_common import ComplaintForm as ComplaintForm  # re-exported for the views
+from wtforms import HiddenField
+
+
+class FeedbackForm(FlaskForm):
+    """Suggestions, praise and questions: contact details are optional here."""
+
+    kind = RadioField(
+        _l("What kind of feedback?"),
+        choices=[("suggestion", _l("Suggestion")), ("praise", _l("Praise")), ("question", _l("Question"))],
+        validators=[DataRequired(_l("Choose one."))],
+    )
+    text = TextAreaField(_l("Your feedback"), validators=[DataRequired(), Length(max=10_000)])
+    rating = SelectField(
+        _l("How would you rate our service? (optional)"),
+        choices=[("", "—"), ("5", "5 ★★★★★"), ("4", "4 ★★★★"), ("3", "3 ★★★"), ("2", "2 ★★"), ("1", "1 ★")],
+        default="",
+    )
+    name = StringField(
+        _l("Your name (optional)"), filters=[strip], validators=[Optional(), Length(max=100), NoLineBreaks()]
+    )
+    email = StringField(
+        _l("Email (optional)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=254), NoLineBreaks(), Email(_l("Enter a valid email address."))],
+    )
+    phone = StringField(
+        _l("Phone (optional)"), filters=[strip], validators=[Optional(), Length(max=32), PhoneNumber()]
+    )
+    idempotency_key = HiddenField()
+
+    def ensure_idempotency_key(self) -> None:
+        if not IDEMPOTENCY_KEY.match(self.idempotency_key.data or ""):
+            self.idempotency_key.data = new_idempotency_key()
+
+
+class CustomerMessageForm(FlaskForm):
+    body = TextAreaField(_l("Add a message"), validators=[DataRequired(), Length(max=10_000)])
+    attachments = MultipleFileField(_l("Add files (optional)"))

@@ -1,0 +1,216 @@
+"""The customer's side: file a complaint or feedback, then follow it by a private link."""
+
+from __future__ import annotations
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal import queries
+from portal.access import now, rules
+from portal.domain import workflow
+from portal.domain.errors import IllegalTransition
+from portal.domain.workflow import Status
+from portal.extensions import csrf, db, limiter
+from portal.forms_common import phone_to_e164
+from portal.models import Attachment, Ticket
+from portal.public import bp
+from portal.public.forms import ComplaintForm, CustomerMessageForm, FeedbackForm
+from portal.services import tickets
+from portal.uploads import checked_uploads, download_response
+
+TRACKED_KEY = "tracked_tickets"
+MAX_TRACKED = 20
+
+
+def _limit(name: str) -> str:
+    return current_app.config[name]
+
+
+def _remember_tracked(ticket: Ticket) -> None:
+    """The tracking link is exchanged for a session, so the token leaves the URL (I4)."""
+    tracked = [i for i in session.get(TRACKED_KEY, []) if i != ticket.id]
+    session[TRACKED_KEY] = ([ticket.id] + tracked)[:MAX_TRACKED]
+
+
+def _tracked_ticket_or_404(reference: str) -> Ticket:
+    ticket = db.session.scalars(select(Ticket).where(Ticket.reference == reference)).first()
+    if ticket is None or ticket.id not in session.get(TRACKED_KEY, []):
+        abort(404)  # the reference alone never opens a case; same answer either way (I7)
+    g.personal_page = True
+    return ticket
+
+
+@bp.route("/")
+def home():
+    return render_template("public/home.html")
+
+
+@bp.route("/healthz/live")
+def healthz_live():
+    return {"status": "ok"}
+
+
+@bp.route("/complaints/new", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token, so an expired one re-renders the text (E4)
+@limiter.limit(lambda: _limit("RATELIMIT_FILE_COMPLAINT"), methods=["POST"])
+def file_complaint():
+    form = ComplaintForm()
+    form.category.choices = [(c.id, c.name) for c in queries.active_categories(db.session)]
+    form.ensure_idempotency_key()
+    if request.method == "POST":
+        valid = form.validate()
+        files, file_errors = checked_uploads(request.files.getlist(form.attachments.name))
+        form.attachments.errors = list(form.attachments.errors) + file_errors
+        if form.csrf_token.errors:
+            flash(_("Your form had expired. Everything you typed is still here: please send it again."), "warning")
+        if valid and not file_errors:
+            filed = tickets.file_ticket(
+                db.session,
+                tickets.Intake(
+                    customer_name=form.name.data,
+                    customer_email=form.email.data or None,
+                    customer_phone=phone_to_e164(form.phone.data) if form.phone.data else None,
+                    customer_address=form.address.data or None,
+                    preferred_contact=form.preferred_contact.data,
+                    category_id=form.category.data,
+                    subject=form.subject.data,
+                    description=form.description.data,
+                    about=form.about.data or None,
+                    order_number=form.order_number.data or None,
+                    consent=True,
+                    idempotency_key=form.idempotency_key.data,
+                ),
+                files,
+                now=now(),
+                rules=rules(),
+            )
+            return _confirm(filed)
+        return render_template("public/file_complaint.html", form=form), 422
+    return render_template("public/file_complaint.html", form=form)
+
+
+@bp.route("/feedback/new", methods=["GET", "POST"])
+@csrf.exempt  # as above: an expired token must not lose what the customer typed
+@limiter.limit(lambda: _limit("RATELIMIT_FILE_COMPLAINT"), methods=["POST"])
+def give_feedback():
+    form = FeedbackForm()
+    form.ensure_idempotency_key()
+    if request.method == "POST":
+        if form.csrf_token.errors or not form.validate():
+            if form.csrf_token.errors:
+                flash(_("Your form had expired. Everything you typed is still here: please send it again."), "warning")
+            return render_template("public/feedback.html", form=form), 422
+        text = form.text.data
+        filed = tickets.file_ticket(
+            db.session,
+            tickets.Intake(
+                kind="feedback",
+                customer_name=form.name.data or _("Anonymous"),
+                customer_email=form.email.data or None,
+                customer_phone=phone_to_e164(form.phone.data) if form.phone.data else None,
+                subject=_("%(kind)s from the website", kind=form.kind.data.capitalize()),
+                description=text,
+                feedback_kind=form.kind.data,
+                rating=int(form.rating.data) if form.rating.data else None,
+                idempotency_key=form.idempotency_key.data,
+            ),
+            [],
+            now=now(),
+            rules=rules(),
+        )
+        return _confirm(filed)
+    return render_template("public/feedback.html", form=form)
+
+
+def _confirm(filed: tickets.Filed):
+    """Post/redirect/get: the confirmation is shown only after the complaint is committed (R3)."""
+    session["filed"] = {"reference": filed.ticket.reference, "token": filed.tracking_token}
+    _remember_tracked(filed.ticket)
+    return redirect(url_for("public.filed", reference=filed.ticket.reference), code=303)
+
+
+@bp.route("/filed/<reference>")
+def filed(reference: str):
+    ticket = _tracked_ticket_or_404(reference)
+    shown = session.get("filed") or {}
+    token = shown.get("token") if shown.get("reference") == reference else None
+    tracking_url = current_app.config["BASE_URL"].rstrip("/") + url_for("public.track", token=token) if token else None
+    return render_template("public/filed.html", ticket=ticket, tracking_url=tracking_url)
+
+
+@bp.route("/track/<token>")
+@limiter.limit(lambda: _limit("RATELIMIT_TRACKING"))
+def track(token: str):
+    ticket = tickets.find_by_token(db.session, token)
+    if ticket is None:
+        abort(404)
+    _remember_tracked(ticket)
+    return redirect(url_for("public.case", reference=ticket.reference), code=303)
+
+
+@bp.route("/case/<reference>")
+def case(reference: str):
+    ticket = _tracked_ticket_or_404(reference)
+    return _render_case(ticket, CustomerMessageForm())
+
+
+def _render_case(ticket: Ticket, form: CustomerMessageForm, status: int = 200):
+    events = queries.timeline(db.session, ticket.id, public_only=True)
+    attachments = db.session.scalars(
+        select(Attachment)
+        .where(Attachment.ticket_id == ticket.id, Attachment.uploaded_by == "customer")
+        .order_by(Attachment.id)
+    ).all()
+    can_write = workflow.is_allowed(Status(ticket.status), workflow.Action.CUSTOMER_MESSAGE)
+    return (
+        render_template(
+            "public/case.html", ticket=ticket, events=events, attachments=attachments, form=form, can_write=can_write
+        ),
+        status,
+        {"Referrer-Policy": "no-referrer"},
+    )
+
+
+@bp.route("/case/<reference>/messages", methods=["POST"])
+@limiter.limit(lambda: _limit("RATELIMIT_FILE_COMPLAINT"))
+def add_message(reference: str):
+    ticket = _tracked_ticket_or_404(reference)
+    form = CustomerMessageForm()
+    valid = form.validate_on_submit()
+    files, file_errors = checked_uploads(request.files.getlist(form.attachments.name))
+    form.attachments.errors = list(form.attachments.errors) + file_errors
+    if not valid or file_errors:
+        return _render_case(ticket, form, 422)
+    try:
+        tickets.add_customer_message(db.session, ticket, form.body.data, files, now=now(), rules=rules())
+    except IllegalTransition:
+        flash(_("This case is closed. Please file a new complaint if something is still wrong."), "warning")
+        return _render_case(ticket, form, 409)
+    flash(_("Thank you. Your message has been added to the case."), "success")
+    return redirect(url_for("public.case", reference=ticket.reference), code=303)
+
+
+@bp.route("/case/<reference>/attachments/<int:attachment_id>")
+def case_attachment(reference: str, attachment_id: int):
+    ticket = _tracked_ticket_or_404(reference)
+    attachment = db.session.scalars(
+        select(Attachment).where(
+            Attachment.id == attachment_id,
+            Attachment.ticket_id == ticket.id,  # child looked up through its parent (C13)
+            Attachment.uploaded_by == "customer",
+        )
+    ).first()
+    if attachment is None:
+        abort(404)
+    return download_response(attachment, current_app.config["UPLOAD_FOLDER"])

@@ -1,0 +1,498 @@
+"""Ticket use-cases: filing, claiming, replying, routing, resolving, closing.
+
+Every function checks `permissions.can()` and the transition table itself, even though views
+check visibility first: the rule is enforced where the change happens (ASVS 1.4.1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.domain import permissions, sla, workflow
+from portal.domain.calendar import WorkingCalendar
+from portal.domain.errors import Conflict, NotPermitted
+from portal.domain.permissions import ActorLike
+from portal.domain.workflow import Action, Status
+from portal.models import Attachment, Category, Department, Ticket, TicketEvent, User
+from portal.services import attachments as attachment_store
+from portal.services.attachments import CheckedFile
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+CHANNELS = ("web", "phone", "letter", "visit", "transfer")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the services need to know about the organisation's clocks."""
+
+    policy: sla.SlaPolicy
+    calendar: WorkingCalendar
+    upload_dir: str
+    reference_prefix: str = "CP"
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What a customer (or staff on their behalf, R1) tells us; shape already validated."""
+
+    customer_name: str
+    subject: str
+    description: str
+    kind: str = "complaint"
+    channel: str = "web"
+    category_id: int | None = None
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    customer_address: str | None = None
+    preferred_contact: str | None = None
+    about: str | None = None
+    order_number: str | None = None
+    feedback_kind: str | None = None
+    rating: int | None = None
+    consent: bool = False
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Filed:
+    ticket: Ticket
+    tracking_token: str
+    replayed: bool
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_tracking_token() -> tuple[str, str]:
+    """Return a fresh 256-bit URL-safe token and the hash we keep of it (security.md I1)."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def normalise_text(value: str | None) -> str | None:
+    """NFC-normalise and drop control characters other than newlines and tabs (A4, A5)."""
+    if value is None:
+        return None
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
+    return "".join(
+        ch for ch in value if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
+
+
+def _route(session: Session, intake: Intake) -> tuple[int | None, int]:
+    """R5: a complaint's category decides its department; feedback goes to the feedback desk."""
+    if intake.category_id is not None:
+        category = session.get(Category, intake.category_id)
+        if category is None or not category.active:
+            raise ValueError("unknown category")
+        return category.id, category.department_id
+    desk = session.scalars(
+        select(Department).order_by(Department.handles_feedback.desc(), Department.id).limit(1)
+    ).first()
+    if desk is None:
+        raise ValueError("no department configured")
+    return None, desk.id
+
+
+def find_by_idempotency_key(session: Session, key: str) -> Ticket | None:
+    return session.scalars(select(Ticket).where(Ticket.idempotency_key == key)).first()
+
+
+def _replay(session: Session, ticket: Ticket) -> Filed:
+    """A resubmitted form returns the complaint it already created, never a second one.
+
+    The original link was only ever shown on the page this resubmission replaces, so a fresh
+    token is issued; only the holder of the form's idempotency key can cause this.
+    """
+    token, token_hash = new_tracking_token()
+    ticket.tracking_token_hash = token_hash
+    session.commit()
+    return Filed(ticket=ticket, tracking_token=token, replayed=True)
+
+
+def file_ticket(
+    session: Session,
+    intake: Intake,
+    files: list[CheckedFile],
+    *,
+    now: datetime,
+    rules: Rules,
+    registered_by: User | None = None,
+) -> Filed:
+    """Register a complaint or feedback with its attachments in one transaction (R1–R3).
+
+    The reference and tracking link exist only once this commits; files are written first and
+    removed again if anything fails, so nothing is ever half-stored.
+    """
+    if intake.idempotency_key:
+        existing = find_by_idempotency_key(session, intake.idempotency_key)
+        if existing is not None:
+            return _replay(session, existing)
+    category_id, department_id = _route(session, intake)
+    token, token_hash = new_tracking_token()
+    stored_names = attachment_store.write_files(files, rules.upload_dir)
+    try:
+        ticket = Ticket(
+            reference=f"PENDING-{secrets.token_hex(8)}",
+            kind=intake.kind,
+            channel=intake.channel,
+            status=Status.NEW.value,
+            priority="normal",
+            category_id=category_id,
+            department_id=department_id,
+            registered_by_id=registered_by.id if registered_by else None,
+            customer_name=normalise_text(intake.customer_name) or "",
+            customer_email=intake.customer_email,
+            customer_phone=intake.customer_phone,
+            customer_address=normalise_text(intake.customer_address),
+            preferred_contact=intake.preferred_contact,
+            about=normalise_text(intake.about),
+            order_number=normalise_text(intake.order_number),
+            subject=normalise_text(intake.subject) or "",
+            description=normalise_text(intake.description) or "",
+            feedback_kind=intake.feedback_kind,
+            rating=intake.rating,
+            received_at=now,
+            consent_at=now if intake.consent else None,
+            updated_at=now,
+            due_at=sla.acknowledge_due(now, rules.policy),
+            tracking_token_hash=token_hash,
+            idempotency_key=intake.idempotency_key,
+        )
+        session.add(ticket)
+        session.flush()
+        prefix = rules.reference_prefix if intake.kind == "complaint" else "FB"
+        ticket.reference = f"{prefix}-{now.year}-{ticket.id:06d}"
+        filed_event = TicketEvent(
+            ticket_id=ticket.id,
+            at=now,
+            actor_id=registered_by.id if registered_by else None,
+            actor_kind="staff" if registered_by else "customer",
+            kind="filed",
+            is_public=True,
+            new_value=intake.channel,
+        )
+        session.add(filed_event)
+        session.flush()
+        for checked, stored_name in zip(files, stored_names, strict=True):
+            session.add(_attachment_row(ticket, filed_event, checked, stored_name, "customer", now))
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        attachment_store.remove_files(stored_names, rules.upload_dir)
+        # Two submissions of one form raced; the other one won. Answer with its complaint.
+        if intake.idempotency_key:
+            existing = find_by_idempotency_key(session, intake.idempotency_key)
+            if existing is not None:
+                return _replay(session, existing)
+        raise
+    except BaseException:
+        session.rollback()
+        attachment_store.remove_files(stored_names, rules.upload_dir)
+        raise
+    return Filed(ticket=ticket, tracking_token=token, replayed=False)
+
+
+def _attachment_row(
+    ticket: Ticket,
+    event: TicketEvent,
+    checked: CheckedFile,
+    stored_name: str,
+    uploaded_by: str,
+    now: datetime,
+) -> Attachment:
+    return Attachment(
+        ticket_id=ticket.id,
+        event_id=event.id,
+        original_name=checked.original_name,
+        stored_name=stored_name,
+        content_type=checked.content_type,
+        size_bytes=len(checked.data),
+        sha256=checked.sha256,
+        uploaded_by=uploaded_by,
+        uploaded_at=now,
+    )
+
+
+def find_by_token(session: Session, token: str) -> Ticket | None:
+    """Look a case up by its tracking token; the reference alone never opens a case (I1)."""
+    if not token or len(token) > 128:
+        return None
+    return session.scalars(select(Ticket).where(Ticket.tracking_token_hash == hash_token(token))).first()
+
+
+# --- staff actions -------------------------------------------------------------------------
+
+
+def _authorise(actor: ActorLike, action: Action, ticket: Ticket) -> Status:
+    """Ask both rules — who may, and whether the status allows — and return the next status."""
+    if not permissions.can(actor, action, ticket):
+        raise NotPermitted(f"not permitted to {action.value} this ticket")
+    return workflow.next_status(Status(ticket.status), action)
+
+
+def _check_version(ticket: Ticket, expected_version: int | None) -> None:
+    if expected_version is not None and ticket.version != expected_version:
+        raise Conflict("the ticket changed since you opened it")
+
+
+def _record(
+    session: Session,
+    ticket: Ticket,
+    actor: ActorLike | None,
+    now: datetime,
+    kind: str,
+    *,
+    public: bool = False,
+    body: str | None = None,
+    old: str | None = None,
+    new: str | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=now,
+        actor_id=actor.id if actor else None,
+        actor_kind="staff" if actor else "customer",
+        kind=kind,
+        is_public=public,
+        body=body,
+        old_value=old,
+        new_value=new,
+    )
+    session.add(event)
+    return event
+
+
+def _acknowledge_if_new(ticket: Ticket, now: datetime, rules: Rules) -> None:
+    """R3 met: the acknowledgement clock stops and the resolution clock (R7) becomes the due."""
+    if ticket.acknowledged_at is None:
+        ticket.acknowledged_at = now
+        ticket.due_at = sla.resolve_due(ticket.received_at, rules.policy, rules.calendar)
+
+
+def claim(session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, rules: Rules) -> None:
+    """R6: the first to claim owns the case; a simultaneous second claim gets a Conflict."""
+    new_status = _authorise(actor, Action.CLAIM, ticket)
+    was_new = ticket.acknowledged_at is None
+    values: dict[str, object] = {
+        "owner_id": actor.id,
+        "status": new_status.value,
+        "updated_at": now,
+        "version": Ticket.version + 1,
+    }
+    if was_new:
+        values["acknowledged_at"] = now
+        values["due_at"] = sla.resolve_due(ticket.received_at, rules.policy, rules.calendar)
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.owner_id.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict("someone else claimed this ticket first")
+    _record(session, ticket, actor, now, "claimed", public=True, new=str(actor.id))
+    session.commit()
+    session.refresh(ticket)
+
+
+def acknowledge(
+    session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, rules: Rules
+) -> None:
+    ticket.status = _authorise(actor, Action.ACKNOWLEDGE, ticket).value
+    _acknowledge_if_new(ticket, now, rules)
+    ticket.updated_at = now
+    _record(session, ticket, actor, now, "acknowledged", public=True)
+    session.commit()
+
+
+def reply(
+    session: Session, actor: ActorLike, ticket: Ticket, body: str, *, now: datetime, rules: Rules
+) -> None:
+    """A public reply the customer reads on the tracking page (R13); the first one acknowledges."""
+    ticket.status = _authorise(actor, Action.REPLY, ticket).value
+    _acknowledge_if_new(ticket, now, rules)
+    ticket.updated_at = now
+    _record(session, ticket, actor, now, "reply", public=True, body=normalise_text(body))
+    session.commit()
+
+
+def add_note(session: Session, actor: ActorLike, ticket: Ticket, body: str, *, now: datetime) -> None:
+    """An internal note: staff only, never on the customer's page."""
+    _authorise(actor, Action.NOTE, ticket)
+    _record(session, ticket, actor, now, "note", body=normalise_text(body))
+    session.commit()
+
+
+def recategorise(
+    session: Session,
+    actor: ActorLike,
+    ticket: Ticket,
+    category_id: int,
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+) -> None:
+    _authorise(actor, Action.RECATEGORISE, ticket)
+    _check_version(ticket, expected_version)
+    category = session.get(Category, category_id)
+    if category is None or not category.active:
+        raise ValueError("unknown category")
+    old = ticket.category.name if ticket.category else None
+    ticket.category_id = category.id
+    ticket.updated_at = now
+    _record(session, ticket, actor, now, "recategorised", old=old, new=category.name)
+    session.commit()
+
+
+def reprioritise(
+    session: Session,
+    actor: ActorLike,
+    ticket: Ticket,
+    priority: str,
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+) -> None:
+    _authorise(actor, Action.REPRIORITISE, ticket)
+    _check_version(ticket, expected_version)
+    if priority not in PRIORITIES:
+        raise ValueError("unknown priority")
+    old = ticket.priority
+    ticket.priority = priority
+    ticket.updated_at = now
+    _record(session, ticket, actor, now, "reprioritised", old=old, new=priority)
+    session.commit()
+
+
+def transfer(
+    session: Session,
+    actor: ActorLike,
+    ticket: Ticket,
+    department_id: int,
+    note: str,
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+) -> None:
+    """Hand the work to another department; R6: ownership does not move with the work."""
+    _authorise(actor, Action.TRANSFER, ticket)
+    _check_version(ticket, expected_version)
+    department = session.get(Department, department_id)
+    if department is None:
+        raise ValueError("unknown department")
+    if department.id == ticket.department_id:
+        raise ValueError("the ticket is already with that department")
+    old = ticket.department.name
+    ticket.department_id = department.id
+    ticket.updated_at = now
+    _record(
+        session,
+        ticket,
+        actor,
+        now,
+        "transferred",
+        body=normalise_text(note),
+        old=old,
+        new=department.name,
+    )
+    session.commit()
+
+
+def resolve(
+    session: Session,
+    actor: ActorLike,
+    ticket: Ticket,
+    summary: str,
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+) -> None:
+    """R4: the first person who can answer a small problem resolves it at once, and owns it."""
+    new_status = _authorise(actor, Action.RESOLVE, ticket)
+    _check_version(ticket, expected_version)
+    if ticket.owner_id is None:
+        ticket.owner_id = actor.id
+    if ticket.acknowledged_at is None:
+        ticket.acknowledged_at = now
+    ticket.status = new_status.value
+    ticket.resolution_summary = normalise_text(summary)
+    ticket.resolved_at = now
+    ticket.updated_at = now
+    _record(session, ticket, actor, now, "resolved", public=True, body=ticket.resolution_summary)
+    session.commit()
+
+
+def reopen(
+    session: Session,
+    actor: ActorLike,
+    ticket: Ticket,
+    reason: str,
+    *,
+    now: datetime,
+    rules: Rules,
+    expected_version: int | None = None,
+) -> None:
+    """R16: not resolved for the customer means not done; the resolution clock restarts."""
+    new_status = _authorise(actor, Action.REOPEN, ticket)
+    _check_version(ticket, expected_version)
+    ticket.status = new_status.value
+    ticket.resolved_at = None
+    ticket.updated_at = now
+    ticket.due_at = sla.resolve_due(now, rules.policy, rules.calendar)
+    _record(session, ticket, actor, now, "reopened", public=True, body=normalise_text(reason))
+    session.commit()
+
+
+def close(
+    session: Session,
+    actor: ActorLike,
+    ticket: Ticket,
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+) -> None:
+    new_status = _authorise(actor, Action.CLOSE, ticket)
+    _check_version(ticket, expected_version)
+    ticket.status = new_status.value
+    ticket.closed_at = now
+    ticket.updated_at = now
+    _record(session, ticket, actor, now, "closed", public=True)
+    session.commit()
+
+
+def add_customer_message(
+    session: Session,
+    ticket: Ticket,
+    body: str,
+    files: list[CheckedFile],
+    *,
+    now: datetime,
+    rules: Rules,
+) -> None:
+    """The customer writes again or adds material through their tracking link (R13)."""
+    workflow.next_status(Status(ticket.status), Action.CUSTOMER_MESSAGE)
+    stored_names = attachment_store.write_files(files, rules.upload_dir)
+    try:
+        event = _record(
+            session, ticket, None, now, "customer_message", public=True, body=normalise_text(body)
+        )
+        ticket.updated_at = now
+        session.flush()
+        for checked, stored_name in zip(files, stored_names, strict=True):
+            session.add(_attachment_row(ticket, event, checked, stored_name, "customer", now))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        attachment_store.remove_files(stored_names, rules.upload_dir)
+        raise

@@ -1,0 +1,8 @@
+from flask import Blueprint
+
+from portal.access import staff_only
+
+bp = Blueprint("staff", __name__)
+bp.before_request(staff_only)
+
+from portal.staff import views  # noqa: E402,F401

@@ -1,0 +1,432 @@
+"""The staff workspace: the queue, the ticket page and the actions on a ticket.
+
+Views parse, call one service, and turn domain errors into answers: NotPermitted → 403 with an
+audit row, IllegalTransition/Conflict → 409 with the page, bad input → 422 with the form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal import queries
+from portal.access import now, refuse, rules, ticket_or_404
+from portal.auth.views import safe_next
+from portal.domain.errors import Conflict, IllegalTransition, NotPermitted
+from portal.extensions import db
+from portal.forms_common import phone_to_e164
+from portal.htmx import is_htmx, redirect_after_post, render_page_or_fragment
+from portal.models import Attachment, Ticket
+from portal.presentation import PRIORITY_LABELS
+from portal.services import tickets
+from portal.staff import bp
+from portal.staff.forms import (
+    ActionForm,
+    CategoryForm,
+    CloseForm,
+    NoteForm,
+    PriorityForm,
+    RegisterComplaintForm,
+    ReopenForm,
+    ReplyForm,
+    ResolveForm,
+    TransferForm,
+)
+from portal.uploads import checked_uploads, download_response
+
+# --- the queue -----------------------------------------------------------------------------
+
+
+def _one(name: str, allowed: tuple[str, ...], default: str) -> str:
+    """Take the first value of a repeated parameter, and only if it is allowed (A11)."""
+    value = request.args.get(name, default)
+    return value if value in allowed else default
+
+
+def _cursor(value: str | None) -> tuple[datetime, int] | None:
+    if not value or "~" not in value:
+        return None
+    stamp, _sep, ident = value.rpartition("~")
+    try:
+        return datetime.fromisoformat(stamp), int(ident)
+    except ValueError:
+        return None
+
+
+def queue_filter_from_request() -> queries.QueueFilter:
+    category = request.args.get("category", "")
+    after = _cursor(request.args.get("after"))
+    return queries.QueueFilter(
+        scope=_one("scope", queries.SCOPES, "all"),
+        status=_one("status", queries.STATUS_FILTERS, "open"),
+        category_id=int(category) if category.isdigit() else None,
+        priority=_one("priority", ("", *PRIORITY_LABELS), "") or None,
+        text=request.args.get("q", "")[:200],
+        sort=_one("sort", queries.SORTS, "due"),
+        after=after if after and after[0].tzinfo else None,
+    )
+
+
+def queue_url(qf: queries.QueueFilter, **changes: Any) -> str:
+    params = {
+        "scope": qf.scope,
+        "status": qf.status,
+        "category": qf.category_id or "",
+        "priority": qf.priority or "",
+        "q": qf.text,
+        "sort": qf.sort,
+    }
+    params.update(changes)
+    return url_for("staff.queue", **{k: v for k, v in params.items() if v not in ("", None)})
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for("staff.queue"))
+
+
+@bp.route("/queue")
+def queue():
+    qf = queue_filter_from_request()
+    page = queries.queue_page(db.session, current_user, qf, current_app.config["QUEUE_PAGE_SIZE"])
+    next_url = None
+    if page.next_cursor:
+        next_url = queue_url(qf, after=f"{page.next_cursor[0].isoformat()}~{page.next_cursor[1]}")
+    return render_page_or_fragment(
+        "staff/queue.html",
+        "staff/_queue_rows.html",
+        "queue-rows",
+        page=page,
+        qf=qf,
+        counts=queries.queue_counts(db.session, current_user),
+        categories=queries.active_categories(db.session),
+        next_url=next_url,
+        first_url=queue_url(qf) if qf.after else None,
+        queue_url=queue_url,
+        action_form=ActionForm(),
+        now=now(),
+    )
+
+
+# --- the ticket page -----------------------------------------------------------------------
+
+
+def _ticket_context(ticket: Ticket, **forms: Any) -> dict[str, Any]:
+    categories = queries.active_categories(db.session)
+    departments = [d for d in queries.departments(db.session) if d.id != ticket.department_id]
+    context: dict[str, Any] = {
+        "ticket": ticket,
+        "events": queries.timeline(db.session, ticket.id, public_only=False),
+        "attachments": db.session.scalars(
+            select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)
+        ).all(),
+        "action_form": ActionForm(),
+        "reply_form": ReplyForm(),
+        "note_form": NoteForm(),
+        "category_form": CategoryForm(category=ticket.category_id, version=ticket.version),
+        "priority_form": PriorityForm(priority=ticket.priority, version=ticket.version),
+        "transfer_form": TransferForm(version=ticket.version),
+        "resolve_form": ResolveForm(version=ticket.version),
+        "reopen_form": ReopenForm(version=ticket.version),
+        "close_form": CloseForm(version=ticket.version),
+        "now": now(),
+    }
+    context.update(forms)
+    context["category_form"].category.choices = [(c.id, c.name) for c in categories]
+    context["transfer_form"].department.choices = [(d.id, d.name) for d in departments]
+    return context
+
+
+def _render_ticket(ticket: Ticket, status: int = 200, **forms: Any):
+    return render_template("staff/ticket.html", **_ticket_context(ticket, **forms)), status
+
+
+@bp.route("/tickets/<int:ticket_id>")
+def ticket(ticket_id: int):
+    return _render_ticket(ticket_or_404(ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/attachments/<int:attachment_id>")
+def attachment(ticket_id: int, attachment_id: int):
+    ticket = ticket_or_404(ticket_id)
+    found = db.session.scalars(
+        select(Attachment).where(Attachment.id == attachment_id, Attachment.ticket_id == ticket.id)
+    ).first()
+    if found is None:
+        from portal.access import deny
+
+        deny("access_denied", f"attachment:{attachment_id}")
+    return download_response(found, current_app.config["UPLOAD_FOLDER"])
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def _act(ticket: Ticket, run: Callable[[], None], success: str, form_name: str | None = None, form: Any = None):
+    """Run one service call and answer: redirect on success, the page with the reason otherwise."""
+    forms = {form_name: form} if form_name else {}
+    try:
+        run()
+    except NotPermitted as error:
+        refuse(error, ticket)
+    except (IllegalTransition, Conflict) as error:
+        db.session.rollback()
+        db.session.refresh(ticket)
+        flash(_conflict_message(error), "warning")
+        return _answer_refusal(ticket, 409, forms)
+    except ValueError:
+        db.session.rollback()
+        flash(_("That choice is not available."), "warning")
+        return _answer_refusal(ticket, 422, forms)
+    flash(success, "success")
+    return _done(ticket)
+
+
+def _conflict_message(error: Exception) -> str:
+    if isinstance(error, Conflict):
+        return _("Someone else changed this ticket first. Here it is as it is now; please check and retry.")
+    return _("That is not possible in the ticket's current status.")
+
+
+def _answer_refusal(ticket: Ticket, status: int, forms: dict[str, Any]):
+    if is_htmx() and request.headers.get("HX-Target") == f"ticket-row-{ticket.id}":
+        return render_template("staff/_queue_row.html", ticket=ticket, action_form=ActionForm(), now=now(), oob_flash=True), status
+    return _render_ticket(ticket, status, **forms)
+
+
+def _done(ticket: Ticket):
+    if is_htmx() and request.headers.get("HX-Target") == f"ticket-row-{ticket.id}":
+        return render_template("staff/_queue_row.html", ticket=ticket, action_form=ActionForm(), now=now(), oob_flash=True)
+    target = safe_next(request.form.get("next")) or url_for("staff.ticket", ticket_id=ticket.id)
+    return redirect_after_post(target)
+
+
+def _invalid(ticket: Ticket, form_name: str, form: Any):
+    return _render_ticket(ticket, 422, **{form_name: form})
+
+
+@bp.route("/tickets/<int:ticket_id>/claim", methods=["POST"])
+def claim(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    if not ActionForm().validate_on_submit():
+        return _invalid(ticket, "action_form", ActionForm())
+    return _act(
+        ticket,
+        lambda: tickets.claim(db.session, current_user, ticket, now=now(), rules=rules()),
+        _("You own this ticket now."),
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/acknowledge", methods=["POST"])
+def acknowledge(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    if not ActionForm().validate_on_submit():
+        return _invalid(ticket, "action_form", ActionForm())
+    return _act(
+        ticket,
+        lambda: tickets.acknowledge(db.session, current_user, ticket, now=now(), rules=rules()),
+        _("The customer can see that their complaint was acknowledged."),
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/reply", methods=["POST"])
+def reply(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket, "reply_form", form)
+    return _act(
+        ticket,
+        lambda: tickets.reply(db.session, current_user, ticket, form.body.data, now=now(), rules=rules()),
+        _("Your reply is on the customer's page."),
+        "reply_form",
+        form,
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/notes", methods=["POST"])
+def note(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket, "note_form", form)
+    return _act(
+        ticket,
+        lambda: tickets.add_note(db.session, current_user, ticket, form.body.data, now=now()),
+        _("Internal note added."),
+        "note_form",
+        form,
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/category", methods=["POST"])
+def recategorise(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    form = CategoryForm()
+    form.category.choices = [(c.id, c.name) for c in queries.active_categories(db.session)]
+    if not form.validate_on_submit():
+        return _invalid(ticket, "category_form", form)
+    return _act(
+        ticket,
+        lambda: tickets.recategorise(
+            db.session, current_user, ticket, form.category.data, now=now(), expected_version=form.expected_version()
+        ),
+        _("Category changed."),
+        "category_form",
+        form,
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/priority", methods=["POST"])
+def reprioritise(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    form = PriorityForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket, "priority_form", form)
+    return _act(
+        ticket,
+        lambda: tickets.reprioritise(
+            db.session, current_user, ticket, form.priority.data, now=now(), expected_version=form.expected_version()
+        ),
+        _("Priority changed."),
+        "priority_form",
+        form,
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/transfer", methods=["POST"])
+def transfer(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    form = TransferForm()
+    form.department.choices = [(d.id, d.name) for d in queries.departments(db.session)]
+    if not form.validate_on_submit():
+        return _invalid(ticket, "transfer_form", form)
+    return _act(
+        ticket,
+        lambda: tickets.transfer(
+            db.session,
+            current_user,
+            ticket,
+            form.department.data,
+            form.note.data,
+            now=now(),
+            expected_version=form.expected_version(),
+        ),
+        _("Transferred. You remain the owner and the other department sees it in its queue."),
+        "transfer_form",
+        form,
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/resolve", methods=["POST"])
+def resolve(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    form = ResolveForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket, "resolve_form", form)
+    return _act(
+        ticket,
+        lambda: tickets.resolve(
+            db.session, current_user, ticket, form.summary.data, now=now(), expected_version=form.expected_version()
+        ),
+        _("Resolved. The customer can see the outcome."),
+        "resolve_form",
+        form,
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
+def reopen(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    form = ReopenForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket, "reopen_form", form)
+    return _act(
+        ticket,
+        lambda: tickets.reopen(
+            db.session,
+            current_user,
+            ticket,
+            form.reason.data,
+            now=now(),
+            rules=rules(),
+            expected_version=form.expected_version(),
+        ),
+        _("Reopened."),
+        "reopen_form",
+        form,
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/close", methods=["POST"])
+def close(ticket_id: int):
+    ticket = ticket_or_404(ticket_id)
+    form = CloseForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket, "close_form", form)
+    return _act(
+        ticket,
+        lambda: tickets.close(db.session, current_user, ticket, now=now(), expected_version=form.expected_version()),
+        _("Closed."),
+        "close_form",
+        form,
+    )
+
+
+# --- registering a complaint for a customer (R1) -------------------------------------------
+
+
+@bp.route("/complaints/new", methods=["GET", "POST"])
+def register_complaint():
+    form = RegisterComplaintForm()
+    form.category.choices = [(c.id, c.name) for c in queries.active_categories(db.session)]
+    form.ensure_idempotency_key()
+    if request.method == "POST":
+        valid = form.validate()
+        files, file_errors = checked_uploads(request.files.getlist(form.attachments.name))
+        form.attachments.errors = list(form.attachments.errors) + file_errors
+        if valid and not file_errors:
+            filed = tickets.file_ticket(
+                db.session,
+                tickets.Intake(
+                    channel=form.channel.data,
+                    customer_name=form.name.data,
+                    customer_email=form.email.data or None,
+                    customer_phone=phone_to_e164(form.phone.data) if form.phone.data else None,
+                    customer_address=form.address.data or None,
+                    preferred_contact=form.preferred_contact.data,
+                    category_id=form.category.data,
+                    subject=form.subject.data,
+                    description=form.description.data,
+                    about=form.about.data or None,
+                    order_number=form.order_number.data or None,
+                    consent=True,
+                    idempotency_key=form.idempotency_key.data,
+                ),
+                files,
+                now=now(),
+                rules=rules(),
+                registered_by=current_user,
+            )
+            session["registered"] = {"ticket_id": filed.ticket.id, "token": filed.tracking_token}
+            return redirect(url_for("staff.registered", ticket_id=filed.ticket.id), code=303)
+        return render_template("staff/register_complaint.html", form=form), 422
+    return render_template("staff/register_complaint.html", form=form)
+
+
+@bp.route("/complaints/<int:ticket_id>/registered")
+def registered(ticket_id: int):
+    """Show the customer's tracking link once, to read out or post to them."""
+    ticket = ticket_or_404(ticket_id)
+    shown = session.get("registered") or {}
+    token = shown.get("token") if shown.get("ticket_id") == ticket.id else None
+    tracking_url = (
+        current_app.config["BASE_URL"].rstrip("/") + url_for("public.track", token=token) if token else None
+    )
+    return render_template("staff/registered.html", ticket=ticket, tracking_url=tracking_url)
