@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = REPO_ROOT / "instance"
-DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in production
 
 
 def _int(name: str, default: int) -> int:
@@ -29,10 +30,8 @@ def _bool(name: str, default: bool) -> bool:
 class Config:
     PORTAL_ENV = os.environ.get("PORTAL_ENV", "development")
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{INSTANCE_PATH / 'portal.db'}"
-    )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_PATH / 'portal.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")
 
     # Public base URL used to build tracking links; never taken from the request's Host.

@@ -13,7 +13,7 @@ from portal.domain.permissions import Role
 from portal.models import Category, Department, Ticket, User
 from portal.services import tickets
 
-DEMO_PASSWORD = "portal-demo-2026"
+DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - demo data only, never in production
 
 DEPARTMENTS = {
     "Customer Service": True,
@@ -112,7 +112,9 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
                 now=later + timedelta(hours=1),
                 rules=rules,
             )
-            tickets.add_note(session, actor, ticket, "Checked the order history.", now=later + timedelta(hours=2))
+            tickets.add_note(
+                session, actor, ticket, "Checked the order history.", now=later + timedelta(hours=2)
+            )
         if stage >= 4:
             tickets.resolve(
                 session,

@@ -70,15 +70,16 @@ class ContactFields(FlaskForm):
         filters=[strip],
         validators=[Optional(), Length(max=254), NoLineBreaks(), Email(_l("Enter a valid email address."))],
     )
-    phone = StringField(
-        _l("Phone"), filters=[strip], validators=[Optional(), Length(max=32), PhoneNumber()]
-    )
+    phone = StringField(_l("Phone"), filters=[strip], validators=[Optional(), Length(max=32), PhoneNumber()])
     idempotency_key = HiddenField()
 
     def validate(self, extra_validators=None):  # type: ignore[no-untyped-def]
         valid = super().validate(extra_validators)
         if not self.email.data and not self.phone.data:
-            self.phone.errors = [*self.phone.errors, _l("Give an email address or a phone number so we can reply.")]
+            self.phone.errors = [
+                *self.phone.errors,
+                _l("Give an email address or a phone number so we can reply."),
+            ]
             return False
         return valid
 

@@ -8,6 +8,7 @@ so that the first page stays as fast at a million tickets as at a thousand.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -147,7 +148,7 @@ class Ticket(db.Model):
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     registered_by: Mapped[User | None] = relationship(foreign_keys=[registered_by_id])
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": version}
     __table_args__ = (
         Index("ix_ticket_department_status_due", "department_id", "status", "due_at", "id"),
         Index("ix_ticket_owner_status_due", "owner_id", "status", "due_at", "id"),

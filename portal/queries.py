@@ -103,16 +103,12 @@ def queue_page(session: Session, actor: ActorLike, qf: QueueFilter, page_size: i
     if qf.sort == "newest":
         key = Ticket.received_at
         if qf.after:
-            query = query.where(
-                or_(key < qf.after[0], and_(key == qf.after[0], Ticket.id < qf.after[1]))
-            )
+            query = query.where(or_(key < qf.after[0], and_(key == qf.after[0], Ticket.id < qf.after[1])))
         query = query.order_by(key.desc(), Ticket.id.desc())
     else:
         key = Ticket.due_at
         if qf.after:
-            query = query.where(
-                or_(key > qf.after[0], and_(key == qf.after[0], Ticket.id > qf.after[1]))
-            )
+            query = query.where(or_(key > qf.after[0], and_(key == qf.after[0], Ticket.id > qf.after[1])))
         query = query.order_by(key.asc(), Ticket.id.asc())
     query = query.options(
         joinedload(Ticket.category), joinedload(Ticket.owner), joinedload(Ticket.department)

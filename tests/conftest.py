@@ -116,7 +116,12 @@ def fresh_token(client: FlaskClient, page: str = "/auth/login") -> str:
 
 
 def post_form(
-    client: FlaskClient, url: str, data: dict[str, Any] | None = None, *, page: str | None = None, **kwargs: Any
+    client: FlaskClient,
+    url: str,
+    data: dict[str, Any] | None = None,
+    *,
+    page: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """POST like a browser: with the CSRF token the rendered form carried."""
     payload = dict(data or {})

@@ -74,7 +74,9 @@ def rules_for_tests(upload_dir: str) -> tickets.Rules:
     return tickets.Rules(policy=SlaPolicy(), calendar=WorkingCalendar(timezone="UTC"), upload_dir=upload_dir)
 
 
-def make_ticket(session: Session, org: Org, upload_dir: str, department: str = "A", **overrides: Any) -> Ticket:
+def make_ticket(
+    session: Session, org: Org, upload_dir: str, department: str = "A", **overrides: Any
+) -> Ticket:
     now = overrides.pop("now", T0)
     fields: dict[str, Any] = {
         "customer_name": "Wang Fang",

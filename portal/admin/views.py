@@ -113,10 +113,16 @@ def edit_category(category_id: int | None = None):
     form = CategoryForm()
     form.department.choices = _department_choices()
     if request.method == "GET" and category is not None:
-        form.name.data, form.department.data, form.active.data = category.name, category.department_id, category.active
+        form.name.data, form.department.data, form.active.data = (
+            category.name,
+            category.department_id,
+            category.active,
+        )
     if form.validate_on_submit():
         try:
-            admin_service.save_category(db.session, category, form.name.data, form.department.data, form.active.data)
+            admin_service.save_category(
+                db.session, category, form.name.data, form.department.data, form.active.data
+            )
         except admin_service.DuplicateName:
             db.session.rollback()
             form.name.errors.append(_("Another category already has this name."))

@@ -1,11 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from portal.forms_common import IDEMPOTENCY_KEY, NoLineBreaks, PhoneNumber, new_idempotency_key, strip
 from portal.forms_common import ComplaintForm as ComplaintForm  # re-exported for the views
-from wtforms import HiddenField
 
 
 class FeedbackForm(FlaskForm):

@@ -40,7 +40,7 @@ def _limit(name: str) -> str:
 def _remember_tracked(ticket: Ticket) -> None:
     """The tracking link is exchanged for a session, so the token leaves the URL (I4)."""
     tracked = [i for i in session.get(TRACKED_KEY, []) if i != ticket.id]
-    session[TRACKED_KEY] = ([ticket.id] + tracked)[:MAX_TRACKED]
+    session[TRACKED_KEY] = [ticket.id, *tracked][:MAX_TRACKED]
 
 
 def _tracked_ticket_or_404(reference: str) -> Ticket:
@@ -73,7 +73,10 @@ def file_complaint():
         files, file_errors = checked_uploads(request.files.getlist(form.attachments.name))
         form.attachments.errors = list(form.attachments.errors) + file_errors
         if form.csrf_token.errors:
-            flash(_("Your form had expired. Everything you typed is still here: please send it again."), "warning")
+            flash(
+                _("Your form had expired. Everything you typed is still here: please send it again."),
+                "warning",
+            )
         if valid and not file_errors:
             filed = tickets.file_ticket(
                 db.session,
@@ -109,7 +112,10 @@ def give_feedback():
     if request.method == "POST":
         if form.csrf_token.errors or not form.validate():
             if form.csrf_token.errors:
-                flash(_("Your form had expired. Everything you typed is still here: please send it again."), "warning")
+                flash(
+                    _("Your form had expired. Everything you typed is still here: please send it again."),
+                    "warning",
+                )
             return render_template("public/feedback.html", form=form), 422
         text = form.text.data
         filed = tickets.file_ticket(
@@ -145,7 +151,9 @@ def filed(reference: str):
     ticket = _tracked_ticket_or_404(reference)
     shown = session.get("filed") or {}
     token = shown.get("token") if shown.get("reference") == reference else None
-    tracking_url = current_app.config["BASE_URL"].rstrip("/") + url_for("public.track", token=token) if token else None
+    tracking_url = (
+        current_app.config["BASE_URL"].rstrip("/") + url_for("public.track", token=token) if token else None
+    )
     return render_template("public/filed.html", ticket=ticket, tracking_url=tracking_url)
 
 
@@ -175,7 +183,12 @@ def _render_case(ticket: Ticket, form: CustomerMessageForm, status: int = 200):
     can_write = workflow.is_allowed(Status(ticket.status), workflow.Action.CUSTOMER_MESSAGE)
     return (
         render_template(
-            "public/case.html", ticket=ticket, events=events, attachments=attachments, form=form, can_write=can_write
+            "public/case.html",
+            ticket=ticket,
+            events=events,
+            attachments=attachments,
+            form=form,
+            can_write=can_write,
         ),
         status,
         {"Referrer-Policy": "no-referrer"},

@@ -47,9 +47,10 @@ def save_user(session: Session, actor: User, user: User | None, changes: UserCha
             raise ValueError("password required")
         user = User(password_hash="", session_version=0)
         session.add(user)
-    privileges_changed = (
-        user.id is not None
-        and (user.role, user.department_id, user.active) != (changes.role, changes.department_id, changes.active)
+    privileges_changed = user.id is not None and (user.role, user.department_id, user.active) != (
+        changes.role,
+        changes.department_id,
+        changes.active,
     )
     user.name = changes.name
     user.email = email
@@ -64,7 +65,9 @@ def save_user(session: Session, actor: User, user: User | None, changes: UserCha
     return user
 
 
-def save_department(session: Session, department: Department | None, name: str, handles_feedback: bool) -> Department:
+def save_department(
+    session: Session, department: Department | None, name: str, handles_feedback: bool
+) -> Department:
     clash = session.scalars(select(Department).where(Department.name == name)).first()
     if clash is not None and (department is None or clash.id != department.id):
         raise DuplicateName("name")

@@ -114,10 +114,7 @@ def write_files(files: list[CheckedFile], upload_dir: str) -> list[str]:
 
 def remove_files(stored_names: list[str], upload_dir: str) -> None:
     for stored_name in stored_names:
-        try:
-            (Path(upload_dir) / stored_name).unlink()
-        except FileNotFoundError:
-            pass
+        (Path(upload_dir) / stored_name).unlink(missing_ok=True)
 
 
 def stored_path(upload_dir: str, stored_name: str) -> Path:

@@ -83,9 +83,7 @@ def normalise_text(value: str | None) -> str | None:
     if value is None:
         return None
     value = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
-    return "".join(
-        ch for ch in value if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
-    )
+    return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
 
 
 def _route(session: Session, intake: Intake) -> tuple[int | None, int]:
@@ -306,9 +304,7 @@ def claim(session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, 
     session.refresh(ticket)
 
 
-def acknowledge(
-    session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, rules: Rules
-) -> None:
+def acknowledge(session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, rules: Rules) -> None:
     ticket.status = _authorise(actor, Action.ACKNOWLEDGE, ticket).value
     _acknowledge_if_new(ticket, now, rules)
     ticket.updated_at = now

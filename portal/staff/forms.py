@@ -37,7 +37,12 @@ class CategoryForm(VersionedForm):
 class PriorityForm(VersionedForm):
     priority = SelectField(
         _l("Priority"),
-        choices=[("low", _l("Low")), ("normal", _l("Normal")), ("high", _l("High")), ("urgent", _l("Urgent"))],
+        choices=[
+            ("low", _l("Low")),
+            ("normal", _l("Normal")),
+            ("high", _l("High")),
+            ("urgent", _l("Urgent")),
+        ],
     )
 
 

@@ -168,7 +168,9 @@ def attachment(ticket_id: int, attachment_id: int):
 # --- actions -------------------------------------------------------------------------------
 
 
-def _act(ticket: Ticket, run: Callable[[], None], success: str, form_name: str | None = None, form: Any = None):
+def _act(
+    ticket: Ticket, run: Callable[[], None], success: str, form_name: str | None = None, form: Any = None
+):
     """Run one service call and answer: redirect on success, the page with the reason otherwise."""
     forms = {form_name: form} if form_name else {}
     try:
@@ -196,13 +198,17 @@ def _conflict_message(error: Exception) -> str:
 
 def _answer_refusal(ticket: Ticket, status: int, forms: dict[str, Any]):
     if is_htmx() and request.headers.get("HX-Target") == f"ticket-row-{ticket.id}":
-        return render_template("staff/_queue_row.html", ticket=ticket, action_form=ActionForm(), now=now(), oob_flash=True), status
+        return render_template(
+            "staff/_queue_row.html", ticket=ticket, action_form=ActionForm(), now=now(), oob_flash=True
+        ), status
     return _render_ticket(ticket, status, **forms)
 
 
 def _done(ticket: Ticket):
     if is_htmx() and request.headers.get("HX-Target") == f"ticket-row-{ticket.id}":
-        return render_template("staff/_queue_row.html", ticket=ticket, action_form=ActionForm(), now=now(), oob_flash=True)
+        return render_template(
+            "staff/_queue_row.html", ticket=ticket, action_form=ActionForm(), now=now(), oob_flash=True
+        )
     target = safe_next(request.form.get("next")) or url_for("staff.ticket", ticket_id=ticket.id)
     return redirect_after_post(target)
 
@@ -275,7 +281,12 @@ def recategorise(ticket_id: int):
     return _act(
         ticket,
         lambda: tickets.recategorise(
-            db.session, current_user, ticket, form.category.data, now=now(), expected_version=form.expected_version()
+            db.session,
+            current_user,
+            ticket,
+            form.category.data,
+            now=now(),
+            expected_version=form.expected_version(),
         ),
         _("Category changed."),
         "category_form",
@@ -292,7 +303,12 @@ def reprioritise(ticket_id: int):
     return _act(
         ticket,
         lambda: tickets.reprioritise(
-            db.session, current_user, ticket, form.priority.data, now=now(), expected_version=form.expected_version()
+            db.session,
+            current_user,
+            ticket,
+            form.priority.data,
+            now=now(),
+            expected_version=form.expected_version(),
         ),
         _("Priority changed."),
         "priority_form",
@@ -333,7 +349,12 @@ def resolve(ticket_id: int):
     return _act(
         ticket,
         lambda: tickets.resolve(
-            db.session, current_user, ticket, form.summary.data, now=now(), expected_version=form.expected_version()
+            db.session,
+            current_user,
+            ticket,
+            form.summary.data,
+            now=now(),
+            expected_version=form.expected_version(),
         ),
         _("Resolved. The customer can see the outcome."),
         "resolve_form",
@@ -372,7 +393,9 @@ def close(ticket_id: int):
         return _invalid(ticket, "close_form", form)
     return _act(
         ticket,
-        lambda: tickets.close(db.session, current_user, ticket, now=now(), expected_version=form.expected_version()),
+        lambda: tickets.close(
+            db.session, current_user, ticket, now=now(), expected_version=form.expected_version()
+        ),
         _("Closed."),
         "close_form",
         form,

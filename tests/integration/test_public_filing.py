@@ -96,8 +96,13 @@ def test_feedback_is_filed_with_its_own_reference(client, org):
     token = fresh_token(client, "/feedback/new")
     response = client.post(
         "/feedback/new",
-        data={"csrf_token": token, "kind": "praise", "text": "Lovely service", "rating": "5",
-              "idempotency_key": "f" * 32},
+        data={
+            "csrf_token": token,
+            "kind": "praise",
+            "text": "Lovely service",
+            "rating": "5",
+            "idempotency_key": "f" * 32,
+        },
     )
     assert response.status_code == 303
     ticket = db.session.scalars(select(Ticket)).one()
