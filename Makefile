@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 export FLASK_APP := wsgi
 
-.PHONY: install run test lint test-postgres test-browser bench clean
+.PHONY: install translations run test lint test-postgres test-browser bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,25 +14,32 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-run: install
+# Compiled catalogs (*.mo) are build output, not committed; see README "Translations".
+translations: install
+	$(BIN)/pybabel -q compile -d portal/translations -f
+
+# The SLA sweep runs beside the server every minute and stops with it (production: see README).
+run: install translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo --if-empty
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask sla-sweep --every 60 & sweep=$$!; \
+		trap 'kill $$sweep 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 lint: install
 	$(BIN)/ruff check portal tests bench wsgi.py
 	$(BIN)/ruff format --check portal tests bench wsgi.py
 	$(BIN)/mypy portal/domain portal/services
 
-test: lint
+test: lint translations
 	$(BIN)/python -m pytest
 
 # The same suite against PostgreSQL (CI runs this; fails if the server cannot be reached).
-test-postgres: install
+test-postgres: install translations
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest -m "not browser"
 
-test-browser: install
+test-browser: install translations
 	$(BIN)/python -m pytest -m browser
 
 bench: install

@@ -14,12 +14,11 @@ from flask_login import current_user
 
 from portal.domain.errors import NotPermitted
 from portal.domain.permissions import Role, is_staff
-from portal.domain.sla import SlaPolicy
 from portal.extensions import db, login_manager
 from portal.models import Ticket, utcnow
 from portal.queries import visible_ticket
 from portal.services import audit
-from portal.services.business_calendar import calendar_for
+from portal.services.settings import load_rules
 from portal.services.tickets import Rules
 
 
@@ -54,7 +53,11 @@ def require_login_then(role_check: str) -> None:
         if request.method in ("GET", "HEAD"):
             abort(login_manager.unauthorized())
         abort(401)
-    allowed = is_staff(current_user) if role_check == "staff" else current_user.role == Role.ADMIN
+    allowed = {
+        "staff": is_staff(current_user),
+        "admin": current_user.role == Role.ADMIN,
+        "manage": current_user.role in (Role.LEAD, Role.MANAGER),
+    }[role_check]
     if not allowed:
         deny("access_denied", f"{request.blueprint}:{request.path}", status=403)
 
@@ -65,6 +68,10 @@ def staff_only() -> None:
 
 def admin_only() -> None:
     require_login_then("admin")
+
+
+def leads_and_managers_only() -> None:
+    require_login_then("manage")
 
 
 def ticket_or_404(ticket_id: int) -> Ticket:
@@ -81,13 +88,5 @@ def refuse(error: NotPermitted, ticket: Ticket) -> NoReturn:
 
 
 def rules() -> Rules:
-    config = current_app.config
-    return Rules(
-        policy=SlaPolicy(
-            acknowledge_hours=config["ACKNOWLEDGE_WITHIN_HOURS"],
-            resolve_working_days=config["RESOLVE_WITHIN_WORKING_DAYS"],
-        ),
-        calendar=calendar_for(config["HOLIDAY_COUNTRY"], config["ORG_TIMEZONE"], now().year),
-        upload_dir=config["UPLOAD_FOLDER"],
-        reference_prefix=config["REFERENCE_PREFIX"],
-    )
+    """The organisation's clocks and thresholds as configured now (env defaults + admin settings)."""
+    return load_rules(db.session, current_app.config, now())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -26,9 +28,30 @@ def register(app: Flask) -> None:
                 click.echo("Database already has data; demo not loaded.")
                 return
             raise click.ClickException("the database is not empty")
-        with current_app.test_request_context():
-            demo.load(db.session, rules(), utcnow())
+        demo.load(db.session, rules(), utcnow())
         click.echo(f"Demo loaded. Sign in as responder@example.com / {demo.DEMO_PASSWORD} (see README).")
+
+    @app.cli.command("sla-sweep")
+    @click.option("--every", type=int, default=0, help="Repeat every N seconds (0: run once).")
+    def sla_sweep_command(every: int) -> None:
+        """Apply the service clocks: escalate breaches and missed promises, close unanswered (R3–R16)."""
+        from portal.access import rules
+        from portal.services.sla_sweep import sweep
+
+        while True:
+            # No request context: the sweep's transaction starts with BEGIN IMMEDIATE on SQLite.
+            result = sweep(db.session, now=utcnow(), rules=rules())
+            db.session.remove()
+            click.echo(
+                f"{utcnow():%Y-%m-%d %H:%M:%S} sweep: "
+                f"{result.acknowledgement_breached} acknowledgement and "
+                f"{result.resolution_breached} resolution breaches, "
+                f"{result.promises_missed} promises missed, "
+                f"{result.closed_without_answer} closed without answer"
+            )
+            if every <= 0:
+                return
+            time.sleep(every)
 
     @app.cli.command("create-user")
     @click.option("--email", required=True)

@@ -52,6 +52,14 @@ class Config:
     # Service targets until the configurable clocks arrive (R3, R7).
     ACKNOWLEDGE_WITHIN_HOURS = _int("ACKNOWLEDGE_WITHIN_HOURS", 24)
     RESOLVE_WITHIN_WORKING_DAYS = _int("RESOLVE_WITHIN_WORKING_DAYS", 3)
+    MAX_WORKING_DAYS = _int("MAX_WORKING_DAYS", 7)
+    # R12: compensation above this (in minor units: 50000 = 500.00) needs a manager's approval.
+    APPROVAL_THRESHOLD_MINOR = _int("APPROVAL_THRESHOLD_MINOR", 50_000)
+    CURRENCY = os.environ.get("CURRENCY", "CNY")
+    # R15: no answer to the outcome within this many days closes the complaint.
+    FEEDBACK_WINDOW_DAYS = _int("FEEDBACK_WINDOW_DAYS", 7)
+    CALLBACK_WITHIN_HOURS = _int("CALLBACK_WITHIN_HOURS", 24)  # R17
+    SWEEP_INTERVAL_SECONDS = _int("SWEEP_INTERVAL_SECONDS", 60)
 
     QUEUE_PAGE_SIZE = _int("QUEUE_PAGE_SIZE", 50)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.permissions import Role
 from portal.models import Category, Department, Ticket, User
-from portal.services import tickets
+from portal.services import resolutions, tickets
 
 DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - demo data only, never in production
 
@@ -116,12 +116,17 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
                 session, actor, ticket, "Checked the order history.", now=later + timedelta(hours=2)
             )
         if stage >= 4:
-            tickets.resolve(
+            resolutions.resolve_or_propose(
                 session,
                 actor,
                 ticket,
-                "We have arranged a replacement and apologise for the trouble.",
+                resolutions.ProposalInput(
+                    summary="Faulty unit confirmed; replacement arranged.",
+                    customer_reply="We have arranged a replacement and apologise for the trouble.",
+                    outcome="repair_or_replacement",
+                ),
                 now=later + timedelta(hours=5),
+                rules=rules,
             )
         if stage >= 5:
             tickets.close(session, actor, ticket, now=later + timedelta(hours=30))

@@ -7,18 +7,20 @@ so that the first page stays as fast at a million tickets as at a thousand.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import ClassVar
 
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -136,6 +138,27 @@ class Ticket(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The next deadline on the ticket's clock: acknowledgement while new, resolution after.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # R3 / R7 clocks. A breach is stamped once, by the sweep, which is what makes it idempotent.
+    ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ack_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extended_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pause_reason: Mapped[str | None] = mapped_column(String(300))
+    # R8: the earliest promised update still open, kept here so the queue needs no join.
+    promise_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # R9: 1 responder, 2 department lead, 3 manager. The owner stays the owner (R6).
+    tier: Mapped[int] = mapped_column(Integer, default=1)
+    serious: Mapped[bool] = mapped_column(Boolean, default=False)
+    customer_tier: Mapped[str] = mapped_column(String(10), default="regular")  # R23
+    # R15/R16: the customer's answer to the outcome.
+    customer_satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    customer_feedback: Mapped[str | None] = mapped_column(Text)
+    customer_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # A bearer secret: only its SHA-256 is kept, so a database dump reveals no working link.
     tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -147,6 +170,8 @@ class Ticket(db.Model):
     department: Mapped[Department] = relationship()
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     registered_by: Mapped[User | None] = relationship(foreign_keys=[registered_by_id])
+    concerns_user: Mapped[User | None] = relationship(foreign_keys=[concerns_user_id])
+    extended_by: Mapped[User | None] = relationship(foreign_keys=[extended_by_id])
 
     __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": version}
     __table_args__ = (
@@ -154,6 +179,10 @@ class Ticket(db.Model):
         Index("ix_ticket_owner_status_due", "owner_id", "status", "due_at", "id"),
         Index("ix_ticket_status_due", "status", "due_at", "id"),
         Index("ix_ticket_received_at", "received_at"),
+        Index("ix_ticket_status_ack_due", "status", "ack_due_at"),
+        Index("ix_ticket_status_resolve_due", "status", "resolve_due_at"),
+        Index("ix_ticket_status_resolved_at", "status", "resolved_at"),
+        Index("ix_ticket_promise_due", "promise_due_at"),
     )
 
 
@@ -188,6 +217,126 @@ class Attachment(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))  # R2: originals are kept unaltered
     uploaded_by: Mapped[str] = mapped_column(String(10))  # customer | staff
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Escalation(db.Model):
+    """One move on the ladder (R9): who moved it, why, and who was told."""
+
+    __tablename__ = "escalation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_tier: Mapped[int] = mapped_column(Integer)
+    to_tier: Mapped[int] = mapped_column(Integer)
+    cause: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    notified: Mapped[str | None] = mapped_column(Text)  # names of the people now handling it
+    actor: Mapped[User | None] = relationship()
+
+
+class Promise(db.Model):
+    """A time by which the customer was promised an update (R8)."""
+
+    __tablename__ = "promise"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    made_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    made_by: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_promise_open_due", "kept_at", "missed_at", "due_at"),)
+
+
+class ResolutionProposal(db.Model):
+    """A proposed resolution (R11, R12): the customer sees nothing of it until it is approved."""
+
+    __tablename__ = "resolution_proposal"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    proposed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    summary: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(30))
+    amount_minor: Mapped[int | None] = mapped_column(Integer)  # money in minor units, never float
+    customer_reply: Mapped[str] = mapped_column(Text)
+    approval_reasons: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[User] = relationship(foreign_keys=[proposed_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    ticket: Mapped[Ticket] = relationship()
+
+
+class Callback(db.Model):
+    """The owner's follow-up call after resolution (R17)."""
+
+    __tablename__ = "callback"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reached: Mapped[bool | None] = mapped_column(Boolean)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    notes: Mapped[str | None] = mapped_column(Text)
+    ticket: Mapped[Ticket] = relationship()
+
+    __table_args__ = (Index("ix_callback_owner_open_due", "owner_id", "completed_at", "due_at"),)
+
+
+class CooperationReport(db.Model):
+    """The owner reports that another department is not cooperating (R6); managers see it."""
+
+    __tablename__ = "cooperation_report"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    reported_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    department: Mapped[Department] = relationship()
+    reported_by: Mapped[User] = relationship()
+    ticket: Mapped[Ticket] = relationship()
+
+
+class ServiceTarget(db.Model):
+    """Targets per category and customer tier (R3, R7, R23); no category means the default."""
+
+    __tablename__ = "service_target"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    customer_tier: Mapped[str] = mapped_column(String(10), default="regular")
+    acknowledge_hours: Mapped[int] = mapped_column(Integer, default=24)
+    resolve_working_days: Mapped[int] = mapped_column(Integer, default=3)
+    max_working_days: Mapped[int] = mapped_column(Integer, default=7)
+    category: Mapped[Category | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("category_id", "customer_tier", name="uq_service_target_scope"),)
+
+
+class ClosureDay(db.Model):
+    """A day the organisation is shut beyond public holidays; clocks skip it (R7)."""
+
+    __tablename__ = "closure_day"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+class Setting(db.Model):
+    """Organisation settings an administrator changes at run time (holiday country, thresholds)."""
+
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class AuditLog(db.Model):

@@ -6,7 +6,7 @@ user may do keeps the screen honest.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,13 +15,14 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.domain import permissions
+from portal.domain import permissions, sla
 from portal.domain.workflow import Action
 
 STATUS_LABELS = {
     "new": _l("New"),
     "acknowledged": _l("Acknowledged"),
     "in_progress": _l("In progress"),
+    "awaiting_approval": _l("Awaiting approval"),
     "resolved": _l("Resolved"),
     "closed": _l("Closed"),
 }
@@ -30,6 +31,7 @@ CUSTOMER_STATUS = {
     "new": _l("Received — waiting to be looked at"),
     "acknowledged": _l("Received and acknowledged"),
     "in_progress": _l("Being handled"),
+    "awaiting_approval": _l("Being handled"),  # R11: nothing of a proposal before the decision
     "resolved": _l("Resolved"),
     "closed": _l("Closed"),
 }
@@ -46,6 +48,7 @@ CHANNEL_LABELS = {
     "visit": _l("Visit"),
     "transfer": _l("Transferred from another body"),
 }
+CONTACT_LABELS = {"email": _l("Email"), "phone": _l("Phone"), "post": _l("Post")}
 FEEDBACK_KINDS = {
     "suggestion": _l("Suggestion"),
     "praise": _l("Praise"),
@@ -64,7 +67,102 @@ EVENT_LABELS = {
     "reopened": _l("Reopened"),
     "closed": _l("Closed"),
     "customer_message": _l("Message from the customer"),
+    "promised": _l("Update promised by"),
+    "promise_missed": _l("Promised update missed"),
+    "escalated": _l("Escalated"),
+    "sent_back": _l("Sent back down"),
+    "marked_serious": _l("Marked serious"),
+    "noncooperation_reported": _l("Department reported as not cooperating"),
+    "staff_linked": _l("Staff member concerned"),
+    "owner_recused": _l("Owner recused"),
+    "deadline_extended": _l("Deadline extended"),
+    "clock_paused": _l("Waiting for your reply"),
+    "clock_resumed": _l("Clock running again"),
+    "customer_tier_changed": _l("Customer tier changed"),
+    "proposed": _l("Resolution proposed"),
+    "approved": _l("Resolution approved"),
+    "rejected": _l("Resolution rejected"),
+    "customer_confirmed": _l("Customer confirmed it is resolved"),
+    "customer_reopened": _l("Customer says it is not resolved"),
+    "closed_without_answer": _l("Closed (no answer to the outcome)"),
+    "callback_recorded": _l("Callback recorded"),
+    "callback_rescheduled": _l("Callback rescheduled"),
 }
+
+
+CLOCK_LABELS = {
+    "running": _l("On time"),
+    "at_risk": _l("At risk"),
+    "paused": _l("Paused"),
+    "met": _l("Met"),
+    "breached": _l("Breached"),
+}
+TIER_LABELS = {1: _l("Responder"), 2: _l("Department lead"), 3: _l("Manager")}
+OUTCOME_LABELS = {
+    "explanation": _l("Explanation"),
+    "repair_or_replacement": _l("Repair or replacement"),
+    "compensation": _l("Refund or compensation"),
+    "staff_action": _l("Action concerning staff"),
+    "other": _l("Other"),
+}
+APPROVAL_REASON_LABELS = {
+    "compensation_above_threshold": _l("compensation above the threshold"),
+    "serious": _l("marked serious"),
+    "concerns_staff": _l("concerns a staff member"),
+    "manager_tier": _l("at the manager tier"),
+}
+ESCALATION_CAUSES = {
+    "manual": _l("escalated by hand"),
+    "acknowledgement_breached": _l("not acknowledged within 24 hours"),
+    "resolution_breached": _l("resolution deadline passed"),
+    "promise_missed": _l("a promised update was missed"),
+    "serious": _l("marked serious"),
+    "customer_dissatisfied": _l("the customer was not satisfied"),
+    "sent_back": _l("sent back down"),
+}
+
+
+PROPOSAL_STATUS = {
+    "pending": _l("waiting for approval"),
+    "approved": _l("approved"),
+    "rejected": _l("rejected"),
+    "not_required": _l("no approval needed"),
+}
+
+
+def from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def time_left(due: datetime | None, now: datetime) -> str:
+    """ "2d 4h left" or "overdue 3h": the words a responder scans a queue for."""
+    if due is None:
+        return ""
+    seconds = int((due - now).total_seconds())
+    days, rest = divmod(abs(seconds), 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    amount = f"{days}d {hours}h" if days else (f"{hours}h {minutes}m" if hours else f"{minutes}m")
+    return str(
+        _l("%(amount)s left", amount=amount) if seconds >= 0 else _l("overdue %(amount)s", amount=amount)
+    )
+
+
+def queue_clock(ticket: Any, now: datetime) -> str:
+    """The state of the clock that is running now: acknowledgement first, then resolution."""
+    if ticket.status not in ("new", "acknowledged", "in_progress", "awaiting_approval"):
+        return "met"
+    if ticket.acknowledged_at is None:
+        return sla.clock_state(now, started_at=ticket.received_at, due_at=ticket.ack_due_at).value
+    return sla.clock_state(
+        now, started_at=ticket.received_at, due_at=ticket.resolve_due_at, paused_at=ticket.paused_at
+    ).value
+
+
+def money(amount_minor: int | None) -> str:
+    if amount_minor is None:
+        return ""
+    return f"{current_app.config['CURRENCY']} {amount_minor / 100:,.2f}"
 
 
 def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
@@ -72,6 +170,12 @@ def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
         return ""
     zone = ZoneInfo(current_app.config["ORG_TIMEZONE"])
     return format_datetime(value.astimezone(zone).replace(tzinfo=None), fmt)
+
+
+def from_local(value: datetime) -> datetime:
+    """A naive date and time typed in the organisation's zone, as aware UTC."""
+    zone = ZoneInfo(current_app.config["ORG_TIMEZONE"])
+    return value.replace(tzinfo=zone).astimezone(UTC)
 
 
 def label(mapping: dict[str, Any], key: str | None) -> Any:
@@ -86,14 +190,25 @@ def can_act(action: str, ticket: Any) -> bool:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["from_iso"] = from_iso
     app.jinja_env.globals.update(
         can_act=can_act,
+        time_left=time_left,
+        queue_clock=queue_clock,
+        CLOCK_LABELS=CLOCK_LABELS,
+        TIER_LABELS=TIER_LABELS,
+        OUTCOME_LABELS=OUTCOME_LABELS,
+        APPROVAL_REASON_LABELS=APPROVAL_REASON_LABELS,
+        ESCALATION_CAUSES=ESCALATION_CAUSES,
+        PROPOSAL_STATUS=PROPOSAL_STATUS,
         label=label,
         STATUS_LABELS=STATUS_LABELS,
         CUSTOMER_STATUS=CUSTOMER_STATUS,
         PRIORITY_LABELS=PRIORITY_LABELS,
         CHANNEL_LABELS=CHANNEL_LABELS,
         FEEDBACK_KINDS=FEEDBACK_KINDS,
+        CONTACT_LABELS=CONTACT_LABELS,
         EVENT_LABELS=EVENT_LABELS,
     )
     app.jinja_env.globals["org_name"] = lambda: current_app.config["ORG_NAME"]

@@ -14,7 +14,17 @@ from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.permissions import ActorLike, Role, is_staff
 from portal.domain.workflow import OPEN_STATUSES, Status
-from portal.models import Category, Department, Ticket, TicketEvent, User
+from portal.models import (
+    Callback,
+    Category,
+    Department,
+    Escalation,
+    Promise,
+    ResolutionProposal,
+    Ticket,
+    TicketEvent,
+    User,
+)
 
 
 def visibility_clause(actor: ActorLike) -> ColumnElement[bool]:
@@ -163,3 +173,46 @@ def departments(session: Session) -> list[Department]:
 
 def staff_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.name)))
+
+
+@dataclass
+class TicketHistory:
+    """The ladder, promise, proposal and callback records of one ticket, for its page."""
+
+    escalations: list[Escalation]
+    promises: list[Promise]
+    proposals: list[ResolutionProposal]
+    callbacks: list[Callback]
+
+    @property
+    def pending_proposal(self) -> ResolutionProposal | None:
+        return next((p for p in self.proposals if p.status == "pending"), None)
+
+
+def ticket_history(session: Session, ticket_id: int) -> TicketHistory:
+    return TicketHistory(
+        escalations=list(
+            session.scalars(
+                select(Escalation)
+                .where(Escalation.ticket_id == ticket_id)
+                .options(joinedload(Escalation.actor))
+                .order_by(Escalation.at, Escalation.id)
+            )
+        ),
+        promises=list(
+            session.scalars(select(Promise).where(Promise.ticket_id == ticket_id).order_by(Promise.due_at))
+        ),
+        proposals=list(
+            session.scalars(
+                select(ResolutionProposal)
+                .where(ResolutionProposal.ticket_id == ticket_id)
+                .options(
+                    joinedload(ResolutionProposal.proposed_by), joinedload(ResolutionProposal.decided_by)
+                )
+                .order_by(ResolutionProposal.proposed_at, ResolutionProposal.id)
+            )
+        ),
+        callbacks=list(
+            session.scalars(select(Callback).where(Callback.ticket_id == ticket_id).order_by(Callback.due_at))
+        ),
+    )

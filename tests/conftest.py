@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from portal import create_app
+from portal.app import create_app
 from portal.extensions import db
 from tests.factories import Org, make_org
 

@@ -3,17 +3,29 @@ contents are shown here (domain.md: administrators configure, they do not read c
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from decimal import Decimal
+
+import holidays
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import queries
 from portal.admin import bp
-from portal.admin.forms import CategoryForm, DepartmentForm, UserForm
+from portal.admin.forms import (
+    CategoryForm,
+    ClosureDayForm,
+    DepartmentForm,
+    ServiceTargetForm,
+    SettingsForm,
+    UserForm,
+)
 from portal.extensions import db
-from portal.models import Category, Department, User
+from portal.models import Category, ClosureDay, Department, ServiceTarget, User
 from portal.services import admin as admin_service
+from portal.services import settings as settings_service
+from portal.staff.forms import ActionForm
 
 
 def _department_choices() -> list[tuple[int, str]]:
@@ -131,3 +143,131 @@ def edit_category(category_id: int | None = None):
             return redirect(url_for("admin.categories"), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/category_form.html", form=form, category=category), status
+
+
+# --- service settings: thresholds, calendar, targets, closures -----------------------------
+
+
+def _settings_page(
+    settings_form: SettingsForm | None = None,
+    target_form: ServiceTargetForm | None = None,
+    closure_form: ClosureDayForm | None = None,
+    status: int = 200,
+):  # type: ignore[no-untyped-def]
+    values = settings_service.current_settings(db.session, current_app.config)
+    if settings_form is None:
+        settings_form = SettingsForm(
+            formdata=None,
+            holiday_country=values["holiday_country"],
+            approval_threshold=Decimal(values["approval_threshold_minor"]) / 100,
+            feedback_window_days=values["feedback_window_days"],
+            callback_within_hours=values["callback_within_hours"],
+        )
+    settings_form.holiday_country.choices = _country_choices()
+    target_form = target_form or ServiceTargetForm(formdata=None)
+    target_form.category.choices = _target_category_choices()
+    return render_template(
+        "admin/settings.html",
+        settings_form=settings_form,
+        target_form=target_form,
+        closure_form=closure_form or ClosureDayForm(formdata=None),
+        targets=db.session.scalars(select(ServiceTarget).order_by(ServiceTarget.id)).all(),
+        closures=db.session.scalars(select(ClosureDay).order_by(ClosureDay.day.desc())).all(),
+        defaults=current_app.config,
+    ), status
+
+
+def _country_choices() -> list[tuple[str, str]]:
+    return sorted(((code, f"{code}") for code in holidays.list_supported_countries()), key=lambda c: c[0])
+
+
+def _target_category_choices() -> list[tuple[int, str]]:
+    return [(0, _("All categories")), *((c.id, c.name) for c in queries.active_categories(db.session))]
+
+
+@bp.route("/settings")
+def settings():
+    return _settings_page()
+
+
+@bp.route("/settings", methods=["POST"])
+def save_settings():
+    form = SettingsForm()
+    form.holiday_country.choices = _country_choices()
+    if not form.validate_on_submit():
+        return _settings_page(settings_form=form, status=422)
+    settings_service.save_settings(
+        db.session,
+        {
+            "holiday_country": form.holiday_country.data,
+            "approval_threshold_minor": int(form.approval_threshold.data * 100),
+            "feedback_window_days": form.feedback_window_days.data,
+            "callback_within_hours": form.callback_within_hours.data,
+        },
+    )
+    flash(_("Settings saved."), "success")
+    return redirect(url_for("admin.settings"), code=303)
+
+
+@bp.route("/settings/targets", methods=["POST"])
+def add_service_target():
+    form = ServiceTargetForm()
+    form.category.choices = _target_category_choices()
+    if form.validate_on_submit():
+        try:
+            admin_service.save_service_target(
+                db.session,
+                None,
+                category_id=form.category.data or None,
+                customer_tier=form.customer_tier.data,
+                acknowledge_hours=form.acknowledge_hours.data,
+                resolve_working_days=form.resolve_working_days.data,
+                max_working_days=form.max_working_days.data,
+            )
+        except admin_service.DuplicateName:
+            db.session.rollback()
+            form.category.errors = [
+                _("There is already a target for this category and tier; delete it first.")
+            ]
+        except ValueError:
+            db.session.rollback()
+            form.resolve_working_days.errors = [_("Must be at least 1 and at most the maximum.")]
+        else:
+            flash(_("Service target saved."), "success")
+            return redirect(url_for("admin.settings"), code=303)
+    return _settings_page(target_form=form, status=422)
+
+
+@bp.route("/settings/targets/<int:target_id>/delete", methods=["POST"])
+def delete_service_target(target_id: int):
+    target = db.session.get(ServiceTarget, target_id)
+    if target is None or not ActionForm().validate_on_submit():
+        abort(404)
+    admin_service.delete_service_target(db.session, target)
+    flash(_("Service target removed."), "success")
+    return redirect(url_for("admin.settings"), code=303)
+
+
+@bp.route("/settings/closures", methods=["POST"])
+def add_closure_day():
+    form = ClosureDayForm()
+    if form.validate_on_submit():
+        try:
+            admin_service.add_closure_day(db.session, form.day.data, form.reason.data)
+        except admin_service.DuplicateName:
+            db.session.rollback()
+            form.day.errors = [_("That day is already closed.")]
+        else:
+            flash(_("Closure day added; clocks skip it from now on."), "success")
+            return redirect(url_for("admin.settings"), code=303)
+    return _settings_page(closure_form=form, status=422)
+
+
+@bp.route("/settings/closures/<int:closure_id>/delete", methods=["POST"])
+def delete_closure_day(closure_id: int):
+    closure = db.session.get(ClosureDay, closure_id)
+    if closure is None or not ActionForm().validate_on_submit():
+        abort(404)
+    admin_service.delete_closure_day(db.session, closure)
+    flash(_("Closure day removed."), "success")
+    return redirect(url_for("admin.settings"), code=303)

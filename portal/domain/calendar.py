@@ -59,3 +59,14 @@ def working_deadline(start: datetime, working_days: int, calendar: WorkingCalend
     due_day = add_working_days(local_day, working_days, calendar)
     local_due = datetime.combine(due_day, calendar.close_of_business, tzinfo=calendar.zone)
     return local_due.astimezone(UTC)
+
+
+def working_days_between(start: date, end: date, calendar: WorkingCalendar) -> int:
+    """Count the working days after `start` up to and including `end` (0 if end <= start)."""
+    count = 0
+    current = start
+    while current < end:
+        current += timedelta(days=1)
+        if calendar.is_working_day(current):
+            count += 1
+    return count

@@ -91,25 +91,48 @@ def _directs(actor: ActorLike, ticket: TicketLike) -> bool:
 
 
 def can(actor: ActorLike, action: Action, ticket: TicketLike) -> bool:
-    """Decide whether `actor` may perform `action` on `ticket` (ignoring its status)."""
+    """Decide whether `actor` may perform `action` on `ticket` (ignoring its status and tier)."""
     if not can_view(actor, ticket):
         return False
-    if action in (Action.VIEW, Action.NOTE, Action.REPLY, Action.ACKNOWLEDGE):
+    if action in (
+        Action.VIEW,
+        Action.NOTE,
+        Action.REPLY,
+        Action.ACKNOWLEDGE,
+        Action.PROMISE,
+        Action.MARK_SERIOUS,  # R6: nobody may sit on a serious problem
+    ):
         return True
     if action == Action.CLAIM:
         return ticket.owner_id is None  # R6: the first claim wins and ownership never moves
-    if action == Action.RESOLVE:
+    if action in (Action.RESOLVE, Action.PROPOSE):
         # R4: whoever first answers an unowned small problem may resolve it (and so owns it).
         return ticket.owner_id is None or _directs(actor, ticket)
+    if action in (Action.APPROVE, Action.REJECT):
+        return actor.role == Role.MANAGER  # four-eyes is checked against the proposal (approval.py)
+    if action == Action.EXTEND:
+        # R7: the special-case deadline is approved above the owner.
+        return not _is_owner(actor, ticket) and (
+            _leads_department(actor, ticket) or actor.role == Role.MANAGER
+        )
+    if action == Action.SEND_BACK:
+        return _leads_department(actor, ticket) or actor.role == Role.MANAGER
+    if action == Action.REPORT_NONCOOPERATION:
+        return _is_owner(actor, ticket)  # R6: the owner may report an uncooperative department
     if action in (
         Action.RECATEGORISE,
         Action.REPRIORITISE,
         Action.TRANSFER,
+        Action.ESCALATE,
+        Action.PAUSE,
+        Action.RESUME,
+        Action.LINK_STAFF,
+        Action.RECORD_CALLBACK,
         Action.REOPEN,
         Action.CLOSE,
     ):
         return _directs(actor, ticket)
-    return False
+    return False  # customer and system actions are never a staff member's
 
 
 def can_act(actor: ActorLike, action: Action, ticket: TicketLike) -> bool:

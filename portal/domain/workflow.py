@@ -1,8 +1,8 @@
 """The ticket state machine: one explicit table of (status, action) → next status.
 
-Who may perform an action is a separate question, answered by `permissions.can()`. Later rules
-(escalation, approvals) extend this table rather than rewrite it. Imports nothing from Flask or
-SQLAlchemy.
+Who may perform an action is a separate question, answered by `permissions.can()`; whether the
+escalation tier allows it is `ladder`'s; whether a resolution needs a manager is `approval`'s.
+Imports nothing from Flask or SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ class Status(StrEnum):
     NEW = "new"
     ACKNOWLEDGED = "acknowledged"
     IN_PROGRESS = "in_progress"
+    AWAITING_APPROVAL = "awaiting_approval"
     RESOLVED = "resolved"
     CLOSED = "closed"
 
@@ -32,25 +33,49 @@ class Action(StrEnum):
     REPRIORITISE = "reprioritise"
     TRANSFER = "transfer"
     RESOLVE = "resolve"
+    PROPOSE = "propose"
+    APPROVE = "approve"
+    REJECT = "reject"
+    ESCALATE = "escalate"
+    SEND_BACK = "send_back"
+    MARK_SERIOUS = "mark_serious"
+    PROMISE = "promise"
+    EXTEND = "extend"
+    PAUSE = "pause"
+    RESUME = "resume"
+    LINK_STAFF = "link_staff"
+    REPORT_NONCOOPERATION = "report_noncooperation"
+    RECORD_CALLBACK = "record_callback"
     REOPEN = "reopen"
     CLOSE = "close"
     CUSTOMER_MESSAGE = "customer_message"
+    CUSTOMER_CONFIRM = "customer_confirm"
+    CUSTOMER_REOPEN = "customer_reopen"
+    AUTO_CLOSE = "auto_close"
 
 
-OPEN_STATUSES: Final = frozenset({Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS})
-
-_N, _A, _P, _R, _C = (
+_N, _A, _P, _W, _R, _C = (
     Status.NEW,
     Status.ACKNOWLEDGED,
     Status.IN_PROGRESS,
+    Status.AWAITING_APPROVAL,
     Status.RESOLVED,
     Status.CLOSED,
 )
+# Not yet decided: the clocks run and the ladder applies.
+OPEN_STATUSES: Final = frozenset({_N, _A, _P, _W})
+# Open and still being worked (a proposal waiting for a manager is frozen until decided).
+WORKING_STATUSES: Final = frozenset({_N, _A, _P})
+
+
+def _same(action: Action, statuses: frozenset[Status]) -> dict[tuple[Status, Action], Status]:
+    return {(s, action): s for s in statuses}
+
 
 TRANSITIONS: Final[Mapping[tuple[Status, Action], Status]] = {
     # Looking and writing internal notes never change the status; a closed case stays readable.
-    **{(s, Action.VIEW): s for s in Status},
-    **{(s, Action.NOTE): s for s in Status},
+    **_same(Action.VIEW, frozenset(Status)),
+    **_same(Action.NOTE, frozenset(Status)),
     # R6: the first responder to claim owns the case; claiming a new case also acknowledges it (R3).
     (_N, Action.CLAIM): _P,
     (_A, Action.CLAIM): _P,
@@ -59,18 +84,41 @@ TRANSITIONS: Final[Mapping[tuple[Status, Action], Status]] = {
     (_N, Action.REPLY): _A,
     (_A, Action.REPLY): _A,
     (_P, Action.REPLY): _P,
+    # R11: while a decision waits, staff may still calm the customer (but promise no outcome).
+    (_W, Action.REPLY): _W,
     (_R, Action.REPLY): _R,
+    # R8: a promised update time can be given whenever the case is open.
+    **_same(Action.PROMISE, OPEN_STATUSES),
     # R5: classification and routing can be corrected while the case is open.
-    **{(s, Action.RECATEGORISE): s for s in OPEN_STATUSES},
-    **{(s, Action.REPRIORITISE): s for s in OPEN_STATUSES},
-    **{(s, Action.TRANSFER): s for s in OPEN_STATUSES},
-    # R4: a small problem is answered and resolved at once, from any open status.
-    **{(s, Action.RESOLVE): _R for s in OPEN_STATUSES},
-    # R16: not done until the customer is satisfied; staff may reopen a resolved case.
+    **_same(Action.RECATEGORISE, OPEN_STATUSES),
+    **_same(Action.REPRIORITISE, OPEN_STATUSES),
+    **_same(Action.TRANSFER, OPEN_STATUSES),
+    # R9: the ladder moves while the case is open; the status does not change with the tier.
+    **_same(Action.ESCALATE, OPEN_STATUSES),
+    **_same(Action.SEND_BACK, OPEN_STATUSES),
+    **_same(Action.MARK_SERIOUS, OPEN_STATUSES),
+    **_same(Action.REPORT_NONCOOPERATION, OPEN_STATUSES),
+    # R7: clocks can be extended once, or paused while waiting for the customer.
+    **_same(Action.EXTEND, WORKING_STATUSES),
+    **_same(Action.PAUSE, frozenset({_A, _P})),
+    **_same(Action.RESUME, frozenset({_A, _P})),
+    # R10: the staff member a complaint is about can be named until it is closed.
+    **_same(Action.LINK_STAFF, frozenset({_N, _A, _P, _W, _R})),
+    # R4: a small problem is answered and resolved at once, from any working status.
+    **{(s, Action.RESOLVE): _R for s in WORKING_STATUSES},
+    # R12: a resolution that commits the organisation waits for a manager's signature.
+    **{(s, Action.PROPOSE): _W for s in WORKING_STATUSES},
+    (_W, Action.APPROVE): _R,
+    (_W, Action.REJECT): _P,
+    # R15–R17: after the decision — the customer's answer, callbacks, closing.
+    (_R, Action.CUSTOMER_CONFIRM): _C,
+    (_R, Action.CUSTOMER_REOPEN): _P,  # R16: dissatisfied means not done
+    (_R, Action.AUTO_CLOSE): _C,
     (_R, Action.REOPEN): _P,
     (_R, Action.CLOSE): _C,
+    **_same(Action.RECORD_CALLBACK, frozenset({_R, _C})),
     # The customer can keep writing until the case is closed (R13).
-    **{(s, Action.CUSTOMER_MESSAGE): s for s in (_N, _A, _P, _R)},
+    **_same(Action.CUSTOMER_MESSAGE, frozenset({_N, _A, _P, _W, _R})),
 }
 
 

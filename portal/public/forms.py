@@ -42,3 +42,28 @@ class FeedbackForm(FlaskForm):
 class CustomerMessageForm(FlaskForm):
     body = TextAreaField(_l("Add a message"), validators=[DataRequired(), Length(max=10_000)])
     attachments = MultipleFileField(_l("Add files (optional)"))
+
+
+class OutcomeAnswerForm(FlaskForm):
+    """R15: is it resolved for you? R16: "no" reopens the complaint one step up."""
+
+    resolved = RadioField(
+        _l("Is your complaint resolved for you?"),
+        choices=[("yes", _l("Yes, it is resolved")), ("no", _l("No, it is not resolved"))],
+        validators=[DataRequired(_l("Choose yes or no."))],
+    )
+    satisfaction = SelectField(
+        _l("How satisfied are you with how we handled it?"),
+        choices=[
+            ("", "—"),
+            ("5", _l("5 — very satisfied")),
+            ("4", "4"),
+            ("3", "3"),
+            ("2", "2"),
+            ("1", _l("1 — very dissatisfied")),
+        ],
+        default="",
+    )
+    comment = TextAreaField(
+        _l("Anything you want to tell us? (optional)"), validators=[Optional(), Length(max=2_000)]
+    )

@@ -19,14 +19,14 @@ from sqlalchemy import select
 from portal import queries
 from portal.access import now, rules
 from portal.domain import workflow
-from portal.domain.errors import IllegalTransition
+from portal.domain.errors import Conflict, IllegalTransition
 from portal.domain.workflow import Status
 from portal.extensions import csrf, db, limiter
 from portal.forms_common import phone_to_e164
 from portal.models import Attachment, Ticket
 from portal.public import bp
-from portal.public.forms import ComplaintForm, CustomerMessageForm, FeedbackForm
-from portal.services import tickets
+from portal.public.forms import ComplaintForm, CustomerMessageForm, FeedbackForm, OutcomeAnswerForm
+from portal.services import aftercare, tickets
 from portal.uploads import checked_uploads, download_response
 
 TRACKED_KEY = "tracked_tickets"
@@ -125,7 +125,8 @@ def give_feedback():
                 customer_name=form.name.data or _("Anonymous"),
                 customer_email=form.email.data or None,
                 customer_phone=phone_to_e164(form.phone.data) if form.phone.data else None,
-                subject=_("%(kind)s from the website", kind=form.kind.data.capitalize()),
+                # Stored data stays in one language whatever the customer's screen shows.
+                subject=f"{form.kind.data.capitalize()} from the website",
                 description=text,
                 feedback_kind=form.kind.data,
                 rating=int(form.rating.data) if form.rating.data else None,
@@ -173,7 +174,12 @@ def case(reference: str):
     return _render_case(ticket, CustomerMessageForm())
 
 
-def _render_case(ticket: Ticket, form: CustomerMessageForm, status: int = 200):
+def _render_case(
+    ticket: Ticket,
+    form: CustomerMessageForm,
+    status: int = 200,
+    answer_form: OutcomeAnswerForm | None = None,
+):
     events = queries.timeline(db.session, ticket.id, public_only=True)
     attachments = db.session.scalars(
         select(Attachment)
@@ -227,3 +233,38 @@ def case_attachment(reference: str, attachment_id: int):
     if attachment is None:
         abort(404)
     return download_response(attachment, current_app.config["UPLOAD_FOLDER"])
+
+
+@bp.route("/case/<reference>/answer", methods=["POST"])
+@limiter.limit(lambda: _limit("RATELIMIT_FILE_COMPLAINT"))
+def answer_outcome(reference: str):
+    """R15/R16: the customer says whether the outcome resolves it; "no" reopens it one tier up."""
+    ticket = _tracked_ticket_or_404(reference)
+    form = OutcomeAnswerForm()
+    if not form.validate_on_submit():
+        return _render_case(ticket, CustomerMessageForm(), 422, answer_form=form)
+    try:
+        aftercare.customer_answer(
+            db.session,
+            ticket,
+            satisfied=form.resolved.data == "yes",
+            satisfaction=int(form.satisfaction.data) if form.satisfaction.data else None,
+            comment=form.comment.data,
+            now=now(),
+            rules=rules(),
+        )
+    except (Conflict, IllegalTransition):
+        db.session.rollback()
+        flash(_("We already have your answer to this outcome. Thank you."), "info")
+        return redirect(url_for("public.case", reference=ticket.reference), code=303)
+    if form.resolved.data == "yes":
+        flash(_("Thank you. We are glad it is resolved; the case is now closed."), "success")
+    else:
+        flash(
+            _(
+                "We are sorry it is not resolved. "
+                "Your complaint is reopened and passed to a senior colleague."
+            ),
+            "success",
+        )
+    return redirect(url_for("public.case", reference=ticket.reference), code=303)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.errors import DomainError
 from portal.domain.permissions import Role
-from portal.models import Category, Department, User
+from portal.models import Category, ClosureDay, Department, ServiceTarget, User
 
 
 class DuplicateName(DomainError):
@@ -99,3 +100,59 @@ def save_category(
     category.active = active
     session.commit()
     return category
+
+
+def save_service_target(
+    session: Session,
+    target: ServiceTarget | None,
+    *,
+    category_id: int | None,
+    customer_tier: str,
+    acknowledge_hours: int,
+    resolve_working_days: int,
+    max_working_days: int,
+) -> ServiceTarget:
+    """R3/R7/R23: targets for a category and customer tier; an extension never exceeds the maximum."""
+    if not 1 <= resolve_working_days <= max_working_days:
+        raise ValueError("the resolution target must be between 1 and the maximum")
+    if acknowledge_hours < 1:
+        raise ValueError("acknowledge within at least one hour")
+    clash = session.scalars(
+        select(ServiceTarget).where(
+            ServiceTarget.category_id.is_(None)
+            if category_id is None
+            else ServiceTarget.category_id == category_id,
+            ServiceTarget.customer_tier == customer_tier,
+        )
+    ).first()
+    if clash is not None and (target is None or clash.id != target.id):
+        raise DuplicateName("target")
+    if target is None:
+        target = ServiceTarget()
+        session.add(target)
+    target.category_id = category_id
+    target.customer_tier = customer_tier
+    target.acknowledge_hours = acknowledge_hours
+    target.resolve_working_days = resolve_working_days
+    target.max_working_days = max_working_days
+    session.commit()
+    return target
+
+
+def delete_service_target(session: Session, target: ServiceTarget) -> None:
+    session.delete(target)
+    session.commit()
+
+
+def add_closure_day(session: Session, day: date, reason: str) -> ClosureDay:
+    if session.scalars(select(ClosureDay).where(ClosureDay.day == day)).first() is not None:
+        raise DuplicateName("day")
+    closure = ClosureDay(day=day, reason=reason)
+    session.add(closure)
+    session.commit()
+    return closure
+
+
+def delete_closure_day(session: Session, closure: ClosureDay) -> None:
+    session.delete(closure)
+    session.commit()

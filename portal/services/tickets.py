@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from portal.domain.calendar import WorkingCalendar
 from portal.domain.errors import Conflict, NotPermitted
 from portal.domain.permissions import ActorLike
 from portal.domain.workflow import Action, Status
-from portal.models import Attachment, Category, Department, Ticket, TicketEvent, User
+from portal.models import Attachment, Category, Department, Promise, Ticket, TicketEvent, User
 from portal.services import attachments as attachment_store
 from portal.services.attachments import CheckedFile
 
@@ -31,12 +32,24 @@ CHANNELS = ("web", "phone", "letter", "visit", "transfer")
 
 @dataclass(frozen=True)
 class Rules:
-    """What the services need to know about the organisation's clocks."""
+    """What the services need to know about the organisation's clocks and thresholds."""
 
     policy: sla.SlaPolicy
     calendar: WorkingCalendar
     upload_dir: str
     reference_prefix: str = "CP"
+    # (category id or None, customer tier) → targets (R23); falls back to `policy`.
+    targets: Mapping[tuple[int | None, str], sla.SlaPolicy] = field(default_factory=dict)
+    approval_threshold_minor: int = 50_000
+    feedback_window_days: int = 7
+    callback_within_hours: int = 24
+
+    def policy_for(self, category_id: int | None, customer_tier: str = "regular") -> sla.SlaPolicy:
+        return (
+            self.targets.get((category_id, customer_tier))
+            or self.targets.get((None, customer_tier))
+            or self.policy
+        )
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,8 @@ def file_ticket(
         if existing is not None:
             return _replay(session, existing)
     category_id, department_id = _route(session, intake)
+    policy = rules.policy_for(category_id)
+    ack_due = sla.acknowledge_due(now, policy)
     token, token_hash = new_tracking_token()
     stored_names = attachment_store.write_files(files, rules.upload_dir)
     try:
@@ -162,7 +177,12 @@ def file_ticket(
             received_at=now,
             consent_at=now if intake.consent else None,
             updated_at=now,
-            due_at=sla.acknowledge_due(now, rules.policy),
+            due_at=ack_due,
+            ack_due_at=ack_due,
+            resolve_due_at=sla.resolve_due(now, policy, rules.calendar),
+            tier=1,
+            serious=False,
+            customer_tier="regular",
             tracking_token_hash=token_hash,
             idempotency_key=intake.idempotency_key,
         )
@@ -231,19 +251,19 @@ def find_by_token(session: Session, token: str) -> Ticket | None:
 # --- staff actions -------------------------------------------------------------------------
 
 
-def _authorise(actor: ActorLike, action: Action, ticket: Ticket) -> Status:
+def authorise(actor: ActorLike, action: Action, ticket: Ticket) -> Status:
     """Ask both rules — who may, and whether the status allows — and return the next status."""
     if not permissions.can(actor, action, ticket):
         raise NotPermitted(f"not permitted to {action.value} this ticket")
     return workflow.next_status(Status(ticket.status), action)
 
 
-def _check_version(ticket: Ticket, expected_version: int | None) -> None:
+def check_version(ticket: Ticket, expected_version: int | None) -> None:
     if expected_version is not None and ticket.version != expected_version:
         raise Conflict("the ticket changed since you opened it")
 
 
-def _record(
+def record_event(
     session: Session,
     ticket: Ticket,
     actor: ActorLike | None,
@@ -254,12 +274,14 @@ def _record(
     body: str | None = None,
     old: str | None = None,
     new: str | None = None,
+    system: bool = False,
 ) -> TicketEvent:
+    """Append one line to the ticket's history; with no actor it is the customer's or the system's."""
     event = TicketEvent(
         ticket_id=ticket.id,
         at=now,
         actor_id=actor.id if actor else None,
-        actor_kind="staff" if actor else "customer",
+        actor_kind="staff" if actor else ("system" if system else "customer"),
         kind=kind,
         is_public=public,
         body=body,
@@ -270,16 +292,16 @@ def _record(
     return event
 
 
-def _acknowledge_if_new(ticket: Ticket, now: datetime, rules: Rules) -> None:
+def _acknowledge_if_new(ticket: Ticket, now: datetime) -> None:
     """R3 met: the acknowledgement clock stops and the resolution clock (R7) becomes the due."""
     if ticket.acknowledged_at is None:
         ticket.acknowledged_at = now
-        ticket.due_at = sla.resolve_due(ticket.received_at, rules.policy, rules.calendar)
+        ticket.due_at = ticket.resolve_due_at
 
 
 def claim(session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, rules: Rules) -> None:
     """R6: the first to claim owns the case; a simultaneous second claim gets a Conflict."""
-    new_status = _authorise(actor, Action.CLAIM, ticket)
+    new_status = authorise(actor, Action.CLAIM, ticket)
     was_new = ticket.acknowledged_at is None
     values: dict[str, object] = {
         "owner_id": actor.id,
@@ -289,7 +311,7 @@ def claim(session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, 
     }
     if was_new:
         values["acknowledged_at"] = now
-        values["due_at"] = sla.resolve_due(ticket.received_at, rules.policy, rules.calendar)
+        values["due_at"] = ticket.resolve_due_at
     result = session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.owner_id.is_(None))
@@ -299,34 +321,78 @@ def claim(session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, 
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise Conflict("someone else claimed this ticket first")
-    _record(session, ticket, actor, now, "claimed", public=True, new=str(actor.id))
+    record_event(session, ticket, actor, now, "claimed", public=True, new=str(actor.id))
     session.commit()
     session.refresh(ticket)
 
 
 def acknowledge(session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, rules: Rules) -> None:
-    ticket.status = _authorise(actor, Action.ACKNOWLEDGE, ticket).value
-    _acknowledge_if_new(ticket, now, rules)
+    ticket.status = authorise(actor, Action.ACKNOWLEDGE, ticket).value
+    _acknowledge_if_new(ticket, now)
     ticket.updated_at = now
-    _record(session, ticket, actor, now, "acknowledged", public=True)
+    record_event(session, ticket, actor, now, "acknowledged", public=True)
     session.commit()
 
 
 def reply(
-    session: Session, actor: ActorLike, ticket: Ticket, body: str, *, now: datetime, rules: Rules
+    session: Session,
+    actor: ActorLike,
+    ticket: Ticket,
+    body: str,
+    *,
+    now: datetime,
+    rules: Rules,
+    promise_due: datetime | None = None,
 ) -> None:
-    """A public reply the customer reads on the tracking page (R13); the first one acknowledges."""
-    ticket.status = _authorise(actor, Action.REPLY, ticket).value
-    _acknowledge_if_new(ticket, now, rules)
+    """A public reply the customer reads on the tracking page (R13); the first one acknowledges.
+
+    Any public update keeps the promises that are still open (R8); a new promise may be given.
+    """
+    ticket.status = authorise(actor, Action.REPLY, ticket).value
+    if promise_due is not None:
+        authorise(actor, Action.PROMISE, ticket)
+        if promise_due <= now:
+            raise ValueError("a promised update must be in the future")
+    _acknowledge_if_new(ticket, now)
     ticket.updated_at = now
-    _record(session, ticket, actor, now, "reply", public=True, body=normalise_text(body))
+    record_event(session, ticket, actor, now, "reply", public=True, body=normalise_text(body))
+    keep_promises(session, ticket, now)
+    if promise_due is not None:
+        session.add(Promise(ticket_id=ticket.id, made_by_id=actor.id, made_at=now, due_at=promise_due))
+        record_event(session, ticket, actor, now, "promised", public=True, new=promise_due.isoformat())
+        session.flush()
+        refresh_promise_due(session, ticket)
     session.commit()
+
+
+def keep_promises(session: Session, ticket: Ticket, now: datetime) -> None:
+    """R8: a public update given in time keeps every open promise on the ticket."""
+    session.execute(
+        update(Promise)
+        .where(
+            Promise.ticket_id == ticket.id,
+            Promise.kept_at.is_(None),
+            Promise.missed_at.is_(None),
+            Promise.due_at >= now,
+        )
+        .values(kept_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    refresh_promise_due(session, ticket)
+
+
+def refresh_promise_due(session: Session, ticket: Ticket) -> None:
+    ticket.promise_due_at = session.scalar(
+        select(func.min(Promise.due_at)).where(
+            Promise.ticket_id == ticket.id, Promise.kept_at.is_(None), Promise.missed_at.is_(None)
+        )
+    )
 
 
 def add_note(session: Session, actor: ActorLike, ticket: Ticket, body: str, *, now: datetime) -> None:
     """An internal note: staff only, never on the customer's page."""
-    _authorise(actor, Action.NOTE, ticket)
-    _record(session, ticket, actor, now, "note", body=normalise_text(body))
+    authorise(actor, Action.NOTE, ticket)
+    record_event(session, ticket, actor, now, "note", body=normalise_text(body))
     session.commit()
 
 
@@ -339,15 +405,15 @@ def recategorise(
     now: datetime,
     expected_version: int | None = None,
 ) -> None:
-    _authorise(actor, Action.RECATEGORISE, ticket)
-    _check_version(ticket, expected_version)
+    authorise(actor, Action.RECATEGORISE, ticket)
+    check_version(ticket, expected_version)
     category = session.get(Category, category_id)
     if category is None or not category.active:
         raise ValueError("unknown category")
     old = ticket.category.name if ticket.category else None
     ticket.category_id = category.id
     ticket.updated_at = now
-    _record(session, ticket, actor, now, "recategorised", old=old, new=category.name)
+    record_event(session, ticket, actor, now, "recategorised", old=old, new=category.name)
     session.commit()
 
 
@@ -360,14 +426,14 @@ def reprioritise(
     now: datetime,
     expected_version: int | None = None,
 ) -> None:
-    _authorise(actor, Action.REPRIORITISE, ticket)
-    _check_version(ticket, expected_version)
+    authorise(actor, Action.REPRIORITISE, ticket)
+    check_version(ticket, expected_version)
     if priority not in PRIORITIES:
         raise ValueError("unknown priority")
     old = ticket.priority
     ticket.priority = priority
     ticket.updated_at = now
-    _record(session, ticket, actor, now, "reprioritised", old=old, new=priority)
+    record_event(session, ticket, actor, now, "reprioritised", old=old, new=priority)
     session.commit()
 
 
@@ -382,8 +448,8 @@ def transfer(
     expected_version: int | None = None,
 ) -> None:
     """Hand the work to another department; R6: ownership does not move with the work."""
-    _authorise(actor, Action.TRANSFER, ticket)
-    _check_version(ticket, expected_version)
+    authorise(actor, Action.TRANSFER, ticket)
+    check_version(ticket, expected_version)
     department = session.get(Department, department_id)
     if department is None:
         raise ValueError("unknown department")
@@ -392,7 +458,7 @@ def transfer(
     old = ticket.department.name
     ticket.department_id = department.id
     ticket.updated_at = now
-    _record(
+    record_event(
         session,
         ticket,
         actor,
@@ -402,30 +468,6 @@ def transfer(
         old=old,
         new=department.name,
     )
-    session.commit()
-
-
-def resolve(
-    session: Session,
-    actor: ActorLike,
-    ticket: Ticket,
-    summary: str,
-    *,
-    now: datetime,
-    expected_version: int | None = None,
-) -> None:
-    """R4: the first person who can answer a small problem resolves it at once, and owns it."""
-    new_status = _authorise(actor, Action.RESOLVE, ticket)
-    _check_version(ticket, expected_version)
-    if ticket.owner_id is None:
-        ticket.owner_id = actor.id
-    if ticket.acknowledged_at is None:
-        ticket.acknowledged_at = now
-    ticket.status = new_status.value
-    ticket.resolution_summary = normalise_text(summary)
-    ticket.resolved_at = now
-    ticket.updated_at = now
-    _record(session, ticket, actor, now, "resolved", public=True, body=ticket.resolution_summary)
     session.commit()
 
 
@@ -440,14 +482,38 @@ def reopen(
     expected_version: int | None = None,
 ) -> None:
     """R16: not resolved for the customer means not done; the resolution clock restarts."""
-    new_status = _authorise(actor, Action.REOPEN, ticket)
-    _check_version(ticket, expected_version)
+    new_status = authorise(actor, Action.REOPEN, ticket)
+    check_version(ticket, expected_version)
+    restart_resolution_clock(ticket, now, rules)
     ticket.status = new_status.value
-    ticket.resolved_at = None
     ticket.updated_at = now
-    ticket.due_at = sla.resolve_due(now, rules.policy, rules.calendar)
-    _record(session, ticket, actor, now, "reopened", public=True, body=normalise_text(reason))
+    record_event(session, ticket, actor, now, "reopened", public=True, body=normalise_text(reason))
     session.commit()
+
+
+def resume_clock(
+    session: Session, ticket: Ticket, actor: ActorLike | None, now: datetime, rules: Rules
+) -> None:
+    """A paused clock keeps the working days it had left; the caller commits."""
+    if ticket.paused_at is None:
+        return
+    ticket.resolve_due_at = sla.resumed_due(ticket.paused_at, ticket.resolve_due_at, now, rules.calendar)
+    if ticket.acknowledged_at is not None:
+        ticket.due_at = ticket.resolve_due_at
+    ticket.paused_at = None
+    ticket.pause_reason = None
+    ticket.updated_at = now
+    record_event(session, ticket, actor, now, "clock_resumed", system=actor is None)
+
+
+def restart_resolution_clock(ticket: Ticket, now: datetime, rules: Rules) -> None:
+    """R16: a reopened case gets a fresh resolution clock from the moment it reopens."""
+    policy = rules.policy_for(ticket.category_id, ticket.customer_tier)
+    ticket.resolved_at = None
+    ticket.resolve_breached_at = None
+    ticket.extended_at = None
+    ticket.resolve_due_at = sla.resolve_due(now, policy, rules.calendar)
+    ticket.due_at = ticket.resolve_due_at
 
 
 def close(
@@ -458,12 +524,12 @@ def close(
     now: datetime,
     expected_version: int | None = None,
 ) -> None:
-    new_status = _authorise(actor, Action.CLOSE, ticket)
-    _check_version(ticket, expected_version)
+    new_status = authorise(actor, Action.CLOSE, ticket)
+    check_version(ticket, expected_version)
     ticket.status = new_status.value
     ticket.closed_at = now
     ticket.updated_at = now
-    _record(session, ticket, actor, now, "closed", public=True)
+    record_event(session, ticket, actor, now, "closed", public=True)
     session.commit()
 
 
@@ -480,10 +546,11 @@ def add_customer_message(
     workflow.next_status(Status(ticket.status), Action.CUSTOMER_MESSAGE)
     stored_names = attachment_store.write_files(files, rules.upload_dir)
     try:
-        event = _record(
+        event = record_event(
             session, ticket, None, now, "customer_message", public=True, body=normalise_text(body)
         )
         ticket.updated_at = now
+        resume_clock(session, ticket, None, now, rules)  # the wait for the customer is over
         session.flush()
         for checked, stored_name in zip(files, stored_names, strict=True):
             session.add(_attachment_row(ticket, event, checked, stored_name, "customer", now))

@@ -1,7 +1,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    DecimalField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.forms_common import ComplaintFields
 
@@ -24,6 +33,12 @@ class VersionedForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(_l("Reply to the customer"), validators=[DataRequired(), Length(max=10_000)])
+    promise_by = DateTimeLocalField(
+        _l("Promise the next update by (optional)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+        description=_l("R8: at that time the customer hears where things stand, whatever the progress."),
+    )
 
 
 class NoteForm(FlaskForm):
@@ -52,9 +67,29 @@ class TransferForm(VersionedForm):
 
 
 class ResolveForm(VersionedForm):
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=[
+            ("explanation", _l("Explanation")),
+            ("repair_or_replacement", _l("Repair or replacement")),
+            ("compensation", _l("Refund or compensation")),
+            ("staff_action", _l("Action concerning staff")),
+            ("other", _l("Other")),
+        ],
+        default="explanation",
+    )
+    amount = DecimalField(
+        _l("Amount (refund or compensation)"),
+        places=2,
+        validators=[Optional(), NumberRange(min=0, max=10_000_000)],
+    )
     summary = TextAreaField(
-        _l("Resolution summary (the customer reads this)"),
+        _l("Resolution summary (your written opinion)"),
         validators=[DataRequired(), Length(max=10_000)],
+    )
+    customer_reply = TextAreaField(
+        _l("Reply the customer will read (leave empty to use the summary)"),
+        validators=[Optional(), Length(max=10_000)],
     )
 
 
@@ -82,3 +117,59 @@ class RegisterComplaintForm(ComplaintFields):
         _l("The customer agreed that their details are used to handle this complaint."),
         validators=[DataRequired(_l("Ask the customer for their consent first."))],
     )
+
+
+class EscalateForm(VersionedForm):
+    reason = TextAreaField(
+        _l("Why does this need the next tier?"), validators=[DataRequired(), Length(max=2_000)]
+    )
+
+
+class SendBackForm(VersionedForm):
+    note = TextAreaField(_l("Note for the handler"), validators=[DataRequired(), Length(max=2_000)])
+
+
+class SeriousForm(FlaskForm):
+    reason = TextAreaField(_l("Why is this serious?"), validators=[DataRequired(), Length(max=2_000)])
+
+
+class NoncooperationForm(FlaskForm):
+    department = SelectField(_l("Department not cooperating"), coerce=int, validators=[DataRequired()])
+    note = TextAreaField(_l("What happened?"), validators=[DataRequired(), Length(max=2_000)])
+
+
+class LinkStaffForm(FlaskForm):
+    user = SelectField(_l("Staff member the complaint is about"), coerce=int)
+
+
+class ExtendForm(VersionedForm):
+    working_days = SelectField(_l("New limit (working days from receipt)"), coerce=int)
+    reason = TextAreaField(_l("Reason for the special case"), validators=[DataRequired(), Length(max=2_000)])
+
+
+class PauseForm(FlaskForm):
+    reason = StringField(
+        _l("What are we waiting for from the customer?"), validators=[DataRequired(), Length(max=300)]
+    )
+
+
+class CustomerTierForm(FlaskForm):
+    customer_tier = SelectField(_l("Customer tier"), choices=[("regular", _l("Regular")), ("vip", _l("VIP"))])
+
+
+class CallbackForm(FlaskForm):
+    reached = RadioField(
+        _l("Did you reach the customer?"),
+        choices=[("yes", _l("Yes")), ("no", _l("No"))],
+        validators=[DataRequired()],
+    )
+    satisfied = RadioField(
+        _l("Is the customer satisfied?"),
+        choices=[("yes", _l("Yes")), ("no", _l("No")), ("unknown", _l("Could not tell"))],
+        default="unknown",
+    )
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2_000)])
+
+
+class RescheduleForm(FlaskForm):
+    due_at = DateTimeLocalField(_l("Call again at"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])

@@ -16,26 +16,36 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import queries
-from portal.access import now, refuse, rules, ticket_or_404
+from portal.access import deny, now, refuse, rules, ticket_or_404
 from portal.auth.views import safe_next
+from portal.domain import ladder as ladder_rules
+from portal.domain import sla
 from portal.domain.errors import Conflict, IllegalTransition, NotPermitted
 from portal.extensions import db
 from portal.forms_common import phone_to_e164
 from portal.htmx import is_htmx, redirect_after_post, render_page_or_fragment
 from portal.models import Attachment, Ticket
-from portal.presentation import PRIORITY_LABELS
-from portal.services import tickets
+from portal.presentation import PRIORITY_LABELS, from_local
+from portal.services import resolutions, tickets
 from portal.staff import bp
 from portal.staff.forms import (
     ActionForm,
     CategoryForm,
     CloseForm,
+    CustomerTierForm,
+    EscalateForm,
+    ExtendForm,
+    LinkStaffForm,
+    NoncooperationForm,
     NoteForm,
+    PauseForm,
     PriorityForm,
     RegisterComplaintForm,
     ReopenForm,
     ReplyForm,
     ResolveForm,
+    SendBackForm,
+    SeriousForm,
     TransferForm,
 )
 from portal.uploads import checked_uploads, download_response
@@ -117,30 +127,76 @@ def queue():
 # --- the ticket page -----------------------------------------------------------------------
 
 
+def staff_choices() -> list[tuple[int, str]]:
+    """Staff who can be named as the subject of a complaint (R10); 0 means nobody."""
+    people = [(u.id, u.name) for u in queries.staff_users(db.session) if u.role != "admin"]
+    return [(0, _("Nobody")), *people]
+
+
 def _ticket_context(ticket: Ticket, **forms: Any) -> dict[str, Any]:
     categories = queries.active_categories(db.session)
-    departments = [d for d in queries.departments(db.session) if d.id != ticket.department_id]
+    all_departments = queries.departments(db.session)
+    other_departments = [d for d in all_departments if d.id != ticket.department_id]
+    current = now()
     context: dict[str, Any] = {
         "ticket": ticket,
         "events": queries.timeline(db.session, ticket.id, public_only=False),
         "attachments": db.session.scalars(
             select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)
         ).all(),
+        "history": queries.ticket_history(db.session, ticket.id),
+        "clocks": clock_view(ticket, current),
         "action_form": ActionForm(),
         "reply_form": ReplyForm(),
         "note_form": NoteForm(),
         "category_form": CategoryForm(category=ticket.category_id, version=ticket.version),
         "priority_form": PriorityForm(priority=ticket.priority, version=ticket.version),
+        "customer_tier_form": CustomerTierForm(customer_tier=ticket.customer_tier),
         "transfer_form": TransferForm(version=ticket.version),
         "resolve_form": ResolveForm(version=ticket.version),
         "reopen_form": ReopenForm(version=ticket.version),
         "close_form": CloseForm(version=ticket.version),
-        "now": now(),
+        "escalate_form": EscalateForm(version=ticket.version),
+        "send_back_form": SendBackForm(version=ticket.version),
+        "serious_form": SeriousForm(),
+        "noncooperation_form": NoncooperationForm(),
+        "link_staff_form": LinkStaffForm(user=ticket.concerns_user_id or 0),
+        "extend_form": ExtendForm(version=ticket.version),
+        "pause_form": PauseForm(),
+        "now": current,
+        "can_send_back": ladder_rules.can_send_back(current_user.role, ticket.tier),
     }
     context.update(forms)
     context["category_form"].category.choices = [(c.id, c.name) for c in categories]
-    context["transfer_form"].department.choices = [(d.id, d.name) for d in departments]
+    context["transfer_form"].department.choices = [(d.id, d.name) for d in other_departments]
+    context["noncooperation_form"].department.choices = [(d.id, d.name) for d in other_departments]
+    context["link_staff_form"].user.choices = staff_choices()
+    context["extend_form"].working_days.choices = extension_choices()
     return context
+
+
+def extension_choices() -> list[tuple[int, str]]:
+    """R7: more than the normal limit and at most the maximum, in working days from receipt."""
+    policy = rules().policy
+    return [
+        (days, _("%(days)d working days", days=days))
+        for days in range(policy.resolve_working_days + 1, policy.max_working_days + 1)
+    ]
+
+
+def clock_view(ticket: Ticket, current: datetime) -> dict[str, Any]:
+    """The two service clocks as the ticket page shows them (R3, R7)."""
+    acknowledgement = sla.clock_state(
+        current, started_at=ticket.received_at, due_at=ticket.ack_due_at, stopped_at=ticket.acknowledged_at
+    )
+    resolution = sla.clock_state(
+        current,
+        started_at=ticket.received_at,
+        due_at=ticket.resolve_due_at,
+        stopped_at=ticket.resolved_at,
+        paused_at=ticket.paused_at,
+    )
+    return {"acknowledgement": acknowledgement, "resolution": resolution}
 
 
 def _render_ticket(ticket: Ticket, status: int = 200, **forms: Any):
@@ -159,8 +215,6 @@ def attachment(ticket_id: int, attachment_id: int):
         select(Attachment).where(Attachment.id == attachment_id, Attachment.ticket_id == ticket.id)
     ).first()
     if found is None:
-        from portal.access import deny
-
         deny("access_denied", f"attachment:{attachment_id}")
     return download_response(found, current_app.config["UPLOAD_FOLDER"])
 
@@ -169,12 +223,15 @@ def attachment(ticket_id: int, attachment_id: int):
 
 
 def _act(
-    ticket: Ticket, run: Callable[[], None], success: str, form_name: str | None = None, form: Any = None
+    ticket: Ticket, run: Callable[[], object], success: str, form_name: str | None = None, form: Any = None
 ):
-    """Run one service call and answer: redirect on success, the page with the reason otherwise."""
+    """Run one service call and answer: redirect on success, the page with the reason otherwise.
+
+    `run` may return a message that replaces `success` (when the outcome decides the wording).
+    """
     forms = {form_name: form} if form_name else {}
     try:
-        run()
+        message = run()
     except NotPermitted as error:
         refuse(error, ticket)
     except (IllegalTransition, Conflict) as error:
@@ -186,7 +243,7 @@ def _act(
         db.session.rollback()
         flash(_("That choice is not available."), "warning")
         return _answer_refusal(ticket, 422, forms)
-    flash(success, "success")
+    flash(message if isinstance(message, str) else success, "success")
     return _done(ticket)
 
 
@@ -247,9 +304,21 @@ def reply(ticket_id: int):
     form = ReplyForm()
     if not form.validate_on_submit():
         return _invalid(ticket, "reply_form", form)
+    promise_due = from_local(form.promise_by.data) if form.promise_by.data else None
+    if promise_due is not None and promise_due <= now():
+        form.promise_by.errors = [_("Choose a time in the future.")]
+        return _invalid(ticket, "reply_form", form)
     return _act(
         ticket,
-        lambda: tickets.reply(db.session, current_user, ticket, form.body.data, now=now(), rules=rules()),
+        lambda: tickets.reply(
+            db.session,
+            current_user,
+            ticket,
+            form.body.data,
+            now=now(),
+            rules=rules(),
+            promise_due=promise_due,
+        ),
         _("Your reply is on the customer's page."),
         "reply_form",
         form,
@@ -342,24 +411,36 @@ def transfer(ticket_id: int):
 
 @bp.route("/tickets/<int:ticket_id>/resolve", methods=["POST"])
 def resolve(ticket_id: int):
+    """Resolve at once (R4), or send the proposal to a manager when it needs approval (R12)."""
     ticket = ticket_or_404(ticket_id)
     form = ResolveForm()
     if not form.validate_on_submit():
         return _invalid(ticket, "resolve_form", form)
-    return _act(
-        ticket,
-        lambda: tickets.resolve(
+    if form.outcome.data == "compensation" and not form.amount.data:
+        form.amount.errors = [_("Enter the amount of the refund or compensation.")]
+        return _invalid(ticket, "resolve_form", form)
+    proposal = resolutions.ProposalInput(
+        summary=form.summary.data,
+        customer_reply=form.customer_reply.data or form.summary.data,
+        outcome=form.outcome.data,
+        amount_minor=int(form.amount.data * 100) if form.amount.data is not None else None,
+    )
+
+    def run() -> str:
+        row = resolutions.resolve_or_propose(
             db.session,
             current_user,
             ticket,
-            form.summary.data,
+            proposal,
             now=now(),
+            rules=rules(),
             expected_version=form.expected_version(),
-        ),
-        _("Resolved. The customer can see the outcome."),
-        "resolve_form",
-        form,
-    )
+        )
+        if row.status == "pending":
+            return _("Sent to a manager for approval. The customer sees nothing until it is approved.")
+        return _("Resolved. The customer can see the outcome.")
+
+    return _act(ticket, run, "", "resolve_form", form)
 
 
 @bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])

@@ -1,0 +1,81 @@
+"""Run-time settings an administrator can change, and the Rules the services work by.
+
+Environment variables give the defaults (portal/config.py); rows in `setting`, `service_target`
+and `closure_day` override them without a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.sla import SlaPolicy
+from portal.models import ClosureDay, ServiceTarget, Setting
+from portal.services.business_calendar import calendar_for
+from portal.services.tickets import Rules
+
+# key → (config name holding the default, type)
+SETTINGS: dict[str, tuple[str, type]] = {
+    "holiday_country": ("HOLIDAY_COUNTRY", str),
+    "approval_threshold_minor": ("APPROVAL_THRESHOLD_MINOR", int),
+    "feedback_window_days": ("FEEDBACK_WINDOW_DAYS", int),
+    "callback_within_hours": ("CALLBACK_WITHIN_HOURS", int),
+}
+
+
+def current_settings(session: Session, config: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {key: config[name] for key, (name, _kind) in SETTINGS.items()}
+    for row in session.scalars(select(Setting)):
+        if row.key in SETTINGS:
+            kind = SETTINGS[row.key][1]
+            values[row.key] = kind(row.value)
+    return values
+
+
+def save_settings(session: Session, values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        if key not in SETTINGS:
+            raise ValueError(f"unknown setting {key}")
+        row = session.get(Setting, key)
+        if row is None:
+            session.add(Setting(key=key, value=str(value)))
+        else:
+            row.value = str(value)
+    session.commit()
+
+
+def load_rules(session: Session, config: Mapping[str, Any], now: datetime) -> Rules:
+    """Everything the services need to know about the organisation's clocks and thresholds."""
+    values = current_settings(session, config)
+    default = SlaPolicy(
+        acknowledge_hours=config["ACKNOWLEDGE_WITHIN_HOURS"],
+        resolve_working_days=config["RESOLVE_WITHIN_WORKING_DAYS"],
+        max_working_days=config["MAX_WORKING_DAYS"],
+    )
+    targets = {
+        (t.category_id, t.customer_tier): SlaPolicy(
+            acknowledge_hours=t.acknowledge_hours,
+            resolve_working_days=t.resolve_working_days,
+            max_working_days=t.max_working_days,
+        )
+        for t in session.scalars(select(ServiceTarget))
+    }
+    calendar = calendar_for(values["holiday_country"], config["ORG_TIMEZONE"], now.year)
+    closures = frozenset(session.scalars(select(ClosureDay.day)))
+    if closures:
+        calendar = replace(calendar, closures=closures)
+    return Rules(
+        policy=default,
+        calendar=calendar,
+        upload_dir=config["UPLOAD_FOLDER"],
+        reference_prefix=config["REFERENCE_PREFIX"],
+        targets=targets,
+        approval_threshold_minor=values["approval_threshold_minor"],
+        feedback_window_days=values["feedback_window_days"],
+        callback_within_hours=values["callback_within_hours"],
+    )

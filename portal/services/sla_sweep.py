@@ -1,0 +1,222 @@
+"""The SLA sweep (R3, R7, R8, R9, R15): apply the clocks to every open ticket at once.
+
+Each step is one conditional UPDATE … RETURNING over the breached set, stamping the breach on the
+row it escalates. Re-running finds nothing new (idempotent), and two sweeps running at once cannot
+both escalate a ticket: on PostgreSQL the second UPDATE re-checks its WHERE after the first commits;
+on SQLite writers are serialised by BEGIN IMMEDIATE. Only the rows that changed are read back, to
+write their escalation and timeline rows in bulk.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from portal.domain.ladder import EscalationCause, Tier
+from portal.domain.permissions import Role
+from portal.domain.workflow import OPEN_STATUSES, Status
+from portal.models import Escalation, Promise, Ticket, TicketEvent, User
+from portal.services.tickets import Rules
+
+OPEN = [s.value for s in OPEN_STATUSES]
+
+
+@dataclass
+class SweepResult:
+    acknowledgement_breached: int = 0
+    resolution_breached: int = 0
+    promises_missed: int = 0
+    closed_without_answer: int = 0
+    escalated_ticket_ids: list[int] = field(default_factory=list)
+
+
+def _escalate_returning(session: Session, condition: Any, stamp: dict[str, Any], now: datetime) -> list[Any]:
+    """Stamp the breach and raise the tier by one; tickets already with the managers stay there."""
+    returned = (Ticket.id, Ticket.tier, Ticket.department_id, Ticket.concerns_user_id)
+    raised = session.execute(
+        update(Ticket)
+        .where(condition, Ticket.tier < Tier.MANAGER)
+        .values(tier=Ticket.tier + 1, version=Ticket.version + 1, updated_at=now, **stamp)
+        .returning(*returned)
+        .execution_options(synchronize_session=False)
+    )
+    rows = [(*row, True) for row in raised]
+    at_top = session.execute(
+        update(Ticket)
+        .where(condition, Ticket.tier >= Tier.MANAGER)
+        .values(version=Ticket.version + 1, updated_at=now, **stamp)
+        .returning(*returned)
+        .execution_options(synchronize_session=False)
+    )
+    return rows + [(*row, False) for row in at_top]
+
+
+def _handlers(session: Session) -> tuple[dict[int, list[tuple[int, str]]], list[tuple[int, str]]]:
+    leads: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    managers: list[tuple[int, str]] = []
+    rows = session.execute(
+        select(User.id, User.name, User.role, User.department_id)
+        .where(User.active.is_(True), User.role.in_([Role.LEAD.value, Role.MANAGER.value]))
+        .order_by(User.name)
+    )
+    for user_id, name, role, department_id in rows:
+        if role == Role.LEAD:
+            leads[department_id].append((user_id, name))
+        else:
+            managers.append((user_id, name))
+    return leads, managers
+
+
+def _record_escalations(session: Session, rows: list[Any], cause: EscalationCause, now: datetime) -> None:
+    """Write the ladder moves and timeline lines for tickets escalated by one UPDATE."""
+    if not rows:
+        return
+    leads, managers = _handlers(session)
+    escalations, events = [], []
+    for ticket_id, new_tier, department_id, concerns_user_id, raised in rows:
+        old_tier = new_tier - 1 if raised else new_tier
+        told = leads[department_id] if new_tier == Tier.LEAD else managers
+        names = ", ".join(name for user_id, name in told if user_id != concerns_user_id) or None
+        escalations.append(
+            {
+                "ticket_id": ticket_id,
+                "at": now,
+                "from_tier": old_tier,
+                "to_tier": new_tier,
+                "cause": cause.value,
+                "reason": None,
+                "actor_id": None,
+                "notified": names,
+            }
+        )
+        events.append(
+            {
+                "ticket_id": ticket_id,
+                "at": now,
+                "actor_id": None,
+                "actor_kind": "system",
+                "kind": "escalated",
+                "is_public": False,
+                "body": None,
+                "old_value": str(old_tier),
+                "new_value": str(new_tier),
+            }
+        )
+    session.execute(insert(Escalation), escalations)
+    session.execute(insert(TicketEvent), events)
+
+
+def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
+    """Apply every clock once, in one transaction; safe to run as often and as many times as wanted."""
+    result = SweepResult()
+
+    # R3: no acknowledgement within 24 hours.
+    ack_rows = _escalate_returning(
+        session,
+        (Ticket.status.in_(OPEN))
+        & Ticket.acknowledged_at.is_(None)
+        & Ticket.ack_breached_at.is_(None)
+        & (Ticket.ack_due_at < now),
+        {"ack_breached_at": now},
+        now,
+    )
+    _record_escalations(session, ack_rows, EscalationCause.ACKNOWLEDGEMENT_BREACHED, now)
+    result.acknowledgement_breached = len(ack_rows)
+
+    # R7: not resolved within the working-day target (a paused clock does not run out).
+    resolve_rows = _escalate_returning(
+        session,
+        (Ticket.status.in_(OPEN))
+        & Ticket.resolve_breached_at.is_(None)
+        & Ticket.paused_at.is_(None)
+        & (Ticket.resolve_due_at < now),
+        {"resolve_breached_at": now},
+        now,
+    )
+    _record_escalations(session, resolve_rows, EscalationCause.RESOLUTION_BREACHED, now)
+    result.resolution_breached = len(resolve_rows)
+
+    # R8: a promised update time passed without a public update.
+    missed = list(
+        session.execute(
+            update(Promise)
+            .where(Promise.kept_at.is_(None), Promise.missed_at.is_(None), Promise.due_at < now)
+            .values(missed_at=now)
+            .returning(Promise.ticket_id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    result.promises_missed = len(missed)
+    if missed:
+        ticket_ids = sorted(set(missed))
+        earliest_open = (
+            select(func.min(Promise.due_at))
+            .where(Promise.ticket_id == Ticket.id, Promise.kept_at.is_(None), Promise.missed_at.is_(None))
+            .scalar_subquery()
+        )
+        promise_rows = _escalate_returning(
+            session,
+            Ticket.id.in_(ticket_ids) & Ticket.status.in_(OPEN),
+            {"promise_due_at": earliest_open},
+            now,
+        )
+        _record_escalations(session, promise_rows, EscalationCause.PROMISE_MISSED, now)
+        session.execute(
+            insert(TicketEvent),
+            [
+                {
+                    "ticket_id": ticket_id,
+                    "at": now,
+                    "actor_id": None,
+                    "actor_kind": "system",
+                    "kind": "promise_missed",
+                    "is_public": False,
+                    "body": None,
+                    "old_value": None,
+                    "new_value": None,
+                }
+                for ticket_id in missed
+            ],
+        )
+        result.escalated_ticket_ids += [row[0] for row in promise_rows]
+
+    # R15: no answer to the outcome within the feedback window closes the complaint.
+    closed = list(
+        session.execute(
+            update(Ticket)
+            .where(
+                Ticket.status == Status.RESOLVED.value,
+                Ticket.resolved_at < now - timedelta(days=rules.feedback_window_days),
+            )
+            .values(status=Status.CLOSED.value, closed_at=now, updated_at=now, version=Ticket.version + 1)
+            .returning(Ticket.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    if closed:
+        session.execute(
+            insert(TicketEvent),
+            [
+                {
+                    "ticket_id": ticket_id,
+                    "at": now,
+                    "actor_id": None,
+                    "actor_kind": "system",
+                    "kind": "closed_without_answer",
+                    "is_public": True,
+                    "body": None,
+                    "old_value": None,
+                    "new_value": None,
+                }
+                for ticket_id in closed
+            ],
+        )
+    result.closed_without_answer = len(closed)
+    result.escalated_ticket_ids += [row[0] for row in ack_rows + resolve_rows]
+    session.commit()
+    return result
