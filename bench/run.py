@@ -82,6 +82,8 @@ class Result:
     target: str = ""
     met: bool | None = None
     ratio: float | None = None
+    cpu_ms: float | None = None  # gunicorn CPU time per request (user + system, all workers)
+    cpu_ratio: float | None = None  # bare's CPU per request ÷ this path's: capacity ratio
 
 
 @dataclass
@@ -231,12 +233,15 @@ class Load:
 def run_wrk(server: Server, path: str, cookie: str | None, label: str, load: Load) -> Result:
     for _ in range(10):  # warm both workers (templates compiled, pages cached) before timing
         server.request("GET", path, cookie=cookie)
-    command = [WRK, "-t", "2", "-c", str(load.connections), "-d", f"{load.duration}s", "--timeout", "10s"]
-    command += ["-s", str(load.script), "-H", f"User-Agent: {USER_AGENT}"]
+    command = [WRK, "-t", str(min(2, load.connections)), "-c", str(load.connections)]
+    command += ["-d", f"{load.duration}s", "--timeout", "10s", "-s", str(load.script)]
+    command += ["-H", f"User-Agent: {USER_AGENT}"]
     if cookie:
         command += ["-H", f"Cookie: session={cookie}"]
     command.append(f"http://127.0.0.1:{server.port}{path}")
+    cpu_before = server_cpu_seconds(server)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu = server_cpu_seconds(server) - cpu_before
     line = next((x for x in output.splitlines() if x.startswith("BENCH-JSON ")), None)
     if line is None:
         raise RuntimeError(f"no report from wrk:\n{output}")
@@ -249,7 +254,37 @@ def run_wrk(server: Server, path: str, cookie: str | None, label: str, load: Loa
         p99_ms=data["p99_us"] / 1000,
         requests=data["requests"],
         failures=data["non_2xx_3xx"] + data["socket_errors"],
+        cpu_ms=cpu * 1000 / data["requests"] if data["requests"] else None,
     )
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()  # fields from the 3rd (state) on
+
+
+def server_cpu_seconds(server: Server) -> float:
+    """CPU time used so far by gunicorn's master and workers. Other processes on a shared
+    machine slow the wall clock down, but barely change the CPU a request costs."""
+    master = server.process.pid
+    pids = [master]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _proc_stat(int(entry.name))
+            if fields and fields[1] == str(master):
+                pids.append(int(entry.name))
+    total = 0
+    for pid in pids:
+        fields = _proc_stat(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
 
 
 @dataclass
@@ -432,13 +467,13 @@ def main() -> int:
             page = run_wrk(server, ticket_path, responder_cookie, f"GET {ticket_path} (20 events)", load)
             page.target, page.met = "≥ 5% of bare", page.rps >= 0.05 * bare.rps
             results.append(page)
-            for result in results:
-                result.ratio = result.rps / bare.rps if bare.rps else None
 
             print(f"  filing complaints: {threads} threads for {duration} s ...", flush=True)
+            cpu_before = server_cpu_seconds(server)
             filing, elapsed = file_complaints(
                 server, seconds=duration, threads=threads, category_ids=info.category_ids
             )
+            cpu = server_cpu_seconds(server) - cpu_before
             stored = stored_keys(db_path)
             filed = len(filing.filed)
             kept = len(set(filing.filed) & stored)
@@ -451,10 +486,14 @@ def main() -> int:
                 requests=filed + sum(filing.refused.values()) + filing.errors,
                 failures=sum(filing.refused.values()) + filing.errors,
                 target="≥ 100/s, none lost",
+                cpu_ms=cpu * 1000 / len(filing.latencies) if filing.latencies else None,
             )
-            post.ratio = post.rps / bare.rps if bare.rps else None
             post.met = post.rps >= 100 and lost == 0 and post.failures == 0
             results.append(post)
+            for result in results:
+                result.ratio = result.rps / bare.rps if bare.rps else None
+                if result.cpu_ms and bare.cpu_ms:
+                    result.cpu_ratio = bare.cpu_ms / result.cpu_ms
 
             comparison = None
             if compare:
@@ -508,17 +547,27 @@ def print_report(
 ) -> None:
     print(f"\nResults at N={n:,} tickets ({info.open_tickets:,} open), SQLite, rate limits off:")
     print(f"machine: {machine()}; load average 1/5/15 min now: {load_average()}\n")
-    header = f"{'path':<44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}  {'target':<20} met"
+    header = (
+        f"{'path':<40} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'vs bare':>7} {'CPU ms':>7} {'CPU vs':>7}"
+        f"  {'target':<19} met"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         ratio = f"{r.ratio * 100:.1f}%" if r.ratio is not None else ""
+        cpu = f"{r.cpu_ms:.2f}" if r.cpu_ms is not None else ""
+        cpu_ratio = f"{r.cpu_ratio * 100:.1f}%" if r.cpu_ratio is not None else ""
         met = "" if r.met is None else ("yes" if r.met else "NO")
         print(
-            f"{r.label:<44} {r.rps:>8.1f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {ratio:>8}  {r.target:<20} {met}"
+            f"{r.label:<40} {r.rps:>7.1f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {ratio:>7}"
+            f" {cpu:>7} {cpu_ratio:>7}  {r.target:<19} {met}"
         )
         if r.failures and not r.label.startswith("POST"):
             print(f"{'':<4}! {r.failures} of {r.requests} requests failed (non-2xx/3xx or socket errors)")
+    print(
+        "\nvs bare = req/s ÷ bare req/s (what the targets are judged on). CPU ms = gunicorn CPU time"
+        "\nper request; CPU vs = bare's CPU ms ÷ this path's: the ratio without other processes' load."
+    )
     refused = ", ".join(f"{count} × {code}" for code, count in sorted(filing.refused.items()))
     print(f"\nfiled {filed}, stored {kept}, lost {lost}", end="")
     print(f" (refused: {refused or 'none'}; connection errors: {filing.errors}; bench rows in DB: {stored})")
@@ -528,9 +577,13 @@ def print_report(
             role = "responder" if "responder" in big.label else "manager"
             ratio = big.p50_ms / small.p50_ms if small.p50_ms else float("inf")
             verdict = "yes" if ratio <= 1.3 else "NO"
+            cpu = ""
+            if big.cpu_ms and small.cpu_ms:
+                times = big.cpu_ms / small.cpu_ms
+                cpu = f"; CPU/request {big.cpu_ms:.1f} vs {small.cpu_ms:.1f} ms = {times:.2f}×"
             print(
                 f"  {role:<10} p50 {big.p50_ms:6.1f} ms vs {small.p50_ms:6.1f} ms"
-                f" = {ratio:.2f}×  met: {verdict}"
+                f" = {ratio:.2f}×  met: {verdict}{cpu}"
             )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.permissions import Role
 from portal.models import Category, Department, Ticket, User
-from portal.services import resolutions, tickets
+from portal.services import ladder, resolutions, tickets
 
 DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - demo data only, never in production
 
@@ -130,6 +130,7 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
             )
         if stage >= 5:
             tickets.close(session, actor, ticket, now=later + timedelta(hours=30))
+    _show_the_ladder(session, rules, now, responder, lead, categories["Product quality"].id)
     tickets.file_ticket(
         session,
         tickets.Intake(
@@ -144,3 +145,62 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
         now=now - timedelta(hours=3),
         rules=rules,
     )
+
+
+def _show_the_ladder(
+    session: Session, rules: tickets.Rules, now: datetime, responder: User, lead: User, category_id: int
+) -> None:
+    """A few cases that show the process at work: escalated, waiting for approval, a promise, serious."""
+
+    def fresh(subject: str, hours_ago: int) -> Ticket:
+        filed = tickets.file_ticket(
+            session,
+            tickets.Intake(
+                customer_name="Chen Jing",
+                customer_email="chen.jing@example.org",
+                customer_phone="+8613800138000",
+                subject=subject,
+                description=f"{subject}. Please call me back. (demo)",
+                category_id=category_id,
+                consent=True,
+            ),
+            [],
+            now=now - timedelta(hours=hours_ago),
+            rules=rules,
+        )
+        tickets.claim(session, responder, filed.ticket, now=now - timedelta(hours=hours_ago - 1), rules=rules)
+        return filed.ticket
+
+    escalated = fresh("Oven door glass cracked while cooking", 30)
+    ladder.escalate(
+        session, responder, escalated, "Customer asks for a replacement oven; needs the lead.", now=now
+    )
+
+    waiting = fresh("Freezer failure spoiled a week of food", 50)
+    resolutions.resolve_or_propose(
+        session,
+        lead,
+        waiting,
+        resolutions.ProposalInput(
+            summary="Freezer fault confirmed by technician; compensate spoiled food.",
+            customer_reply="We will refund CNY 800 for the spoiled food and repair the freezer this week.",
+            outcome="compensation",
+            amount_minor=80_000,
+        ),
+        now=now,
+        rules=rules,
+    )
+
+    promised = fresh("Dishwasher error code E24", 5)
+    tickets.reply(
+        session,
+        responder,
+        promised,
+        "We have asked the technician about code E24 and will update you by this afternoon.",
+        now=now - timedelta(hours=1),
+        rules=rules,
+        promise_due=now + timedelta(hours=2),
+    )
+
+    serious = fresh("Sparks from the socket of a new heater", 3)
+    ladder.mark_serious(session, responder, serious, "Possible fire hazard: safety issue.", now=now)

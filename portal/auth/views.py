@@ -91,6 +91,12 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    # Flask sessions live in the signed cookie, so a copied cookie would outlive a plain logout.
+    # Bumping the session version makes every copy worthless (D7, ASVS 3.3.1) — it also signs the
+    # user out on their other devices, which is the safer trade for a staff tool.
+    if current_user.is_authenticated:
+        current_user.session_version += 1
+        db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
@@ -102,12 +108,14 @@ def logout():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if not current_user.check_password(form.current_password.data):
+        user = current_user._get_current_object()
+        if not user.check_password(form.current_password.data):
             form.current_password.errors.append(_("That is not your current password."))
         else:
-            current_user.set_password(form.new_password.data)  # bumps the session version
+            user.set_password(form.new_password.data)  # bumps the session version
             db.session.commit()
-            login_user(current_user)  # this session continues; every other one ends (D8)
+            session.clear()
+            login_user(user)  # this session continues; every other one ends (D8)
             flash(_("Your password has been changed. Other sessions have been signed out."), "info")
             return redirect(home_for(current_user), code=303)
     status = 200 if request.method == "GET" else 422

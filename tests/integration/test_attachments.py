@@ -44,8 +44,9 @@ class OwnContextClient(FlaskClient):
 
 
 @pytest.fixture(autouse=True)
-def _own_context_per_request(app):
-    app.test_client_class = OwnContextClient
+def _own_context_per_request(request: pytest.FixtureRequest) -> None:
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").test_client_class = OwnContextClient
 
 
 @pytest.fixture

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import IntegerConverter
 
 from portal import create_app
 from portal.config import DEV_SECRET_KEY
@@ -38,8 +40,9 @@ class OwnContextClient(FlaskClient):
 
 
 @pytest.fixture(autouse=True)
-def _own_context_per_request(app):
-    app.test_client_class = OwnContextClient
+def _own_context_per_request(request: pytest.FixtureRequest) -> None:
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").test_client_class = OwnContextClient
 
 
 @pytest.fixture
@@ -63,20 +66,30 @@ def complaint_data(org) -> dict[str, Any]:
 
 
 class Site:
-    """One of each kind of page, reached the way its real visitor reaches it."""
+    """One of each kind of page, reached the way its real visitor reaches it (sign-ins on demand)."""
 
     def __init__(self, app, org, login_as) -> None:
         self.app = app
+        self._login_as = login_as
         self.customer = app.test_client()
         filed = post_form(self.customer, "/complaints/new", complaint_data(org))
         assert filed.status_code == 303
         self.ticket = db.session.scalars(select(Ticket)).one()
         self.reference = self.ticket.reference
         self.ticket_id = self.ticket.id
-        self.staff = login_as("resp_a1")
-        self.other_department = login_as("resp_b1")
-        self.admin = login_as("admin")
         self.anonymous = app.test_client()
+
+    @cached_property
+    def staff(self):
+        return self._login_as("resp_a1")
+
+    @cached_property
+    def other_department(self):
+        return self._login_as("resp_b1")
+
+    @cached_property
+    def admin(self):
+        return self._login_as("admin")
 
 
 @pytest.fixture
@@ -280,8 +293,8 @@ def test_staff_registration_without_a_token_stores_nothing__e1(site, org):
 def _example_path(rule, site: Site) -> str:
     values = {}
     for name in rule.arguments:
-        converter = rule._converters[name]
-        values[name] = site.ticket_id if type(converter).__name__ == "IntegerConverter" else site.reference
+        numeric = isinstance(rule._converters[name], IntegerConverter)
+        values[name] = site.ticket_id if numeric else site.reference
     path = rule.rule
     for name, value in values.items():
         path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(value), path)
