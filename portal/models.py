@@ -159,6 +159,10 @@ class Ticket(db.Model):
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     customer_feedback: Mapped[str | None] = mapped_column(Text)
     customer_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # R21: why it happened, recorded with the resolution that takes effect.
+    root_cause_id: Mapped[int | None] = mapped_column(ForeignKey("root_cause.id"))
+    # The customer's language when filing: their notifications are written in it (R13).
+    locale: Mapped[str] = mapped_column(String(10), default="en")
 
     # A bearer secret: only its SHA-256 is kept, so a database dump reveals no working link.
     tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -219,6 +223,49 @@ class Attachment(db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RootCause(db.Model):
+    """A managed list of causes (R21), recorded with each resolution."""
+
+    __tablename__ = "root_cause"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Notification(db.Model):
+    """The outbox (R13): written in the same transaction as the change that causes it, then sent.
+
+    A rolled-back change leaves no row, so nobody hears of it; a committed one always has its row,
+    so nobody is forgotten. Staff in-app notifications are rows with channel "in_app".
+    """
+
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10))  # email | sms | in_app
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    to_address: Mapped[str | None] = mapped_column(String(254))
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    subject: Mapped[str] = mapped_column(String(250))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|read
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    ticket: Mapped[Ticket | None] = relationship()
+
+    __table_args__ = (
+        Index("ix_notification_status_next", "status", "next_attempt_at"),
+        Index("ix_notification_recipient_read", "recipient_user_id", "read_at", "id"),
+    )
+
+
 class Escalation(db.Model):
     """One move on the ladder (R9): who moved it, why, and who was told."""
 
@@ -263,6 +310,7 @@ class ResolutionProposal(db.Model):
     outcome: Mapped[str] = mapped_column(String(30))
     amount_minor: Mapped[int | None] = mapped_column(Integer)  # money in minor units, never float
     customer_reply: Mapped[str] = mapped_column(Text)
+    root_cause_id: Mapped[int | None] = mapped_column(ForeignKey("root_cause.id"))
     approval_reasons: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

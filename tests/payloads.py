@@ -40,7 +40,7 @@ RTL_SPOOF = "Admin\u202e\u200bevil"
 
 NUL_TEXT = "abc\x00def"
 CONTROL_TEXT = "bell\x07 back\x08space esc\x1b[31m red"
-CONTROL_TEXT_CLEAN = "bell back space esc[31m red"
+CONTROL_TEXT_CLEAN = "bell backspace esc[31m red"
 
 # --- A6: header injection in anything that may reach a mail header -------------------------
 

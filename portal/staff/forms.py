@@ -42,7 +42,8 @@ class ReplyForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField(_l("Internal note"), validators=[DataRequired(), Length(max=10_000)])
+    # Its own id, so the label never points at the customer reply box on the same page.
+    body = TextAreaField(_l("Internal note"), id="note-body", validators=[DataRequired(), Length(max=10_000)])
 
 
 class CategoryForm(VersionedForm):

@@ -154,7 +154,7 @@ def test_invalid_complaint_shows_each_field_error_and_keeps_what_was_typed(brows
 def test_each_label_on_the_ticket_page_names_its_own_box_so_a_note_never_lands_in_the_reply(
     browsing, sign_in, three_tickets
 ):
-    """ASVS 14 / WCAG 1.3.1: the "Internal note" label must lead to the note box. If it led to the
+    """WCAG 1.3.1 / 4.1.1: the "Internal note" label must lead to the note box. If it led to the
     customer reply box, a click on the label (or a screen reader) would put internal text in a
     message the customer reads."""
     staff = sign_in("resp_a1")

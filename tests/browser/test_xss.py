@@ -70,8 +70,6 @@ def test_script_and_markup_in_every_field_are_shown_as_text_never_run_b1(browsin
 
     with staff.expect_response(lambda r: "q=onerror" in r.url):
         staff.locator("#q").press_sequentially("onerror", delay=10)
-    with staff.expect_response(lambda r: "q=onerror" in r.url):
-        staff.locator("#q").blur()  # the form's `change` trigger refreshes once more on blur
     expect(row.locator("td[data-label='Subject']")).to_have_text(SUBJECT)
     expect(row.locator("td[data-label='Customer']")).to_have_text(NAME)
     assert_nothing_injected(staff)

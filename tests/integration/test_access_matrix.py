@@ -16,7 +16,7 @@ a ticket of department A, one of department B and one about `staff_s` (R10), and
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +26,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Attachment, AuditLog, Callback, ResolutionProposal, Ticket, TicketEvent, User
+from portal.models import (
+    Attachment,
+    AuditLog,
+    Callback,
+    ClosureDay,
+    ResolutionProposal,
+    ServiceTarget,
+    Ticket,
+    TicketEvent,
+    User,
+)
 from portal.services import resolutions
 from portal.services.attachments import IncomingFile, check_file, write_files
 from tests.conftest import post_form
@@ -64,6 +74,7 @@ LOGIN: Redirect = (302, "/auth/login")
 SIGNED_OUT: Redirect = (303, "/auth/login")
 STAFF_HOME: Redirect = (302, "/staff/queue")
 ADMIN_HOME: Redirect = (302, "/admin/users")
+ADMIN_SETTINGS: Redirect = (303, "/admin/settings")
 
 STAFF = ("resp_a1", "resp_b1", "lead_a", "mgr_1", "staff_s")
 PERSONAS = ("anonymous", *STAFF, "admin")
@@ -208,6 +219,13 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("POST", "/admin/categories/new"): admin_area("POST", 422),
     ("GET", "/admin/categories/<int:category_id>"): admin_area("GET", 200),
     ("POST", "/admin/categories/<int:category_id>"): admin_area("POST", 422),
+    ("GET", "/admin/settings"): admin_area("GET", 200),
+    ("POST", "/admin/settings"): admin_area("POST", 422),
+    ("POST", "/admin/settings/targets"): admin_area("POST", 422),
+    ("POST", "/admin/settings/closures"): admin_area("POST", 422),
+    # Each persona's run has one target and one closure day to delete; only the admin may.
+    ("POST", "/admin/settings/targets/<int:target_id>/delete"): admin_area("POST", ADMIN_SETTINGS),
+    ("POST", "/admin/settings/closures/<int:closure_id>/delete"): admin_area("POST", ADMIN_SETTINGS),
 }
 
 
@@ -391,9 +409,17 @@ def test_each_route_answers_each_persona_as_the_policy_table_says(
     attachments = {kind: add_attachment(ticket, upload_dir) for kind, ticket in standing.items()}
     callback_owner = {"A": "resp_a1", "B": "resp_b1", "S": "resp_a1"}
     callbacks = {kind: add_callback(standing[kind], org.users[callback_owner[kind]]) for kind in TICKETS}
+    target = ServiceTarget(
+        category_id=None, customer_tier="vip", acknowledge_hours=4, resolve_working_days=1, max_working_days=2
+    )
+    closure = ClosureDay(day=date(2026, 12, 24), reason="Staff outing")
+    db.session.add_all([target, closure])
+    db.session.commit()
     client = app.test_client() if persona == "anonymous" else login_as(persona)
     actor_id = None if persona == "anonymous" else org.users[persona].id
     base_values: dict[str, Any] = {
+        "target_id": target.id,
+        "closure_id": closure.id,
         "reference": standing["A"].reference,
         "token": "not-a-real-tracking-token",
         "attachment_id": attachments["A"].id,

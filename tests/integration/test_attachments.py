@@ -108,7 +108,9 @@ def assert_nothing_stored(app) -> None:
 
 def filed_with_files(app, org, department: str, files: list[tuple[str, bytes]]) -> tickets.Filed:
     """A complaint with attachments, through the real intake service (as the form would file it)."""
-    checked = [check_file(IncomingFile(name, data), app.config["MAX_ATTACHMENT_BYTES"]) for name, data in files]
+    checked = [
+        check_file(IncomingFile(name, data), app.config["MAX_ATTACHMENT_BYTES"]) for name, data in files
+    ]
     return tickets.file_ticket(
         db.session,
         tickets.Intake(
@@ -127,7 +129,9 @@ def filed_with_files(app, org, department: str, files: list[tuple[str, bytes]]) 
 
 def attachments_of(ticket_id: int) -> list[Attachment]:
     return list(
-        db.session.scalars(select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(Attachment.id))
+        db.session.scalars(
+            select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(Attachment.id)
+        )
     )
 
 
@@ -381,7 +385,14 @@ def test_path_traversal_file_names_are_stored_under_random_names_only__c7(app, c
         original = row.original_name
         assert "/" not in original and "\\" not in original and "\x00" not in original
         assert 0 < len(original) <= 200
-    assert [r.original_name for r in rows] == ["evil.pdf", "win.pdf", "passwd.pdf", "boot.pdf", "a.pdf", "con.pdf"]
+    assert [r.original_name for r in rows] == [
+        "evil.pdf",
+        "win.pdf",
+        "passwd.pdf",
+        "boot.pdf",
+        "a.pdf",
+        "con.pdf",
+    ]
 
 
 def test_a_very_long_file_name_is_accepted_and_shortened_keeping_its_extension__c7(app, client, org):
@@ -394,9 +405,7 @@ def test_a_very_long_file_name_is_accepted_and_shortened_keeping_its_extension__
     assert STORED_NAME.fullmatch(row.stored_name)
 
 
-def test_stored_files_are_not_reachable_by_any_static_or_guessed_route__c12_asvs_4_3_2(
-    app, org, login_as
-):
+def test_stored_files_are_not_reachable_by_any_static_or_guessed_route__c12_asvs_4_3_2(app, org, login_as):
     filed = filed_with_files(app, org, "A", [("invoice.pdf", payloads.PDF)])
     stored = attachments_of(filed.ticket.id)[0].stored_name
     staff = login_as("resp_a1")
@@ -460,7 +469,9 @@ def test_a_customer_session_for_one_case_cannot_fetch_another_cases_file__i7_c12
     first_file = attachments_of(first.ticket.id)[0]
     second_file = attachments_of(second.ticket.id)[0]
     customer = open_case(app, first.tracking_token)
-    assert download(customer, f"/case/{first.ticket.reference}/attachments/{first_file.id}").status_code == 200
+    assert (
+        download(customer, f"/case/{first.ticket.reference}/attachments/{first_file.id}").status_code == 200
+    )
     for url in (
         f"/case/{second.ticket.reference}/attachments/{second_file.id}",
         f"/case/{first.ticket.reference}/attachments/{second_file.id}",
@@ -514,7 +525,11 @@ def test_customer_message_with_a_refused_file_adds_nothing__c2(app, org):
     token = csrf_token_from(customer.get(case_url).get_data(as_text=True))
     response = customer.post(
         f"{case_url}/messages",
-        data={"csrf_token": token, "body": "Look at this", "attachments": [upload("x.jpg.php", payloads.PHP)]},
+        data={
+            "csrf_token": token,
+            "body": "Look at this",
+            "attachments": [upload("x.jpg.php", payloads.PHP)],
+        },
         content_type="multipart/form-data",
     )
     assert response.status_code == 422

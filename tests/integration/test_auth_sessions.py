@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import AuditLog, Ticket, User
 from tests import payloads
-from tests.conftest import base_config, fresh_token, login, post_form
+from tests.conftest import base_config, fresh_token, post_form
 from tests.factories import PASSWORD, make_ticket
 
 GENERIC_LOGIN_ERROR = "That email and password do not match an active account."
@@ -212,7 +212,9 @@ def test_after_sign_out_a_copied_session_cookie_no_longer_works__d7_asvs_3_3_1(a
     logout = staff.post("/auth/logout", data={"csrf_token": token})
     assert logout.status_code == 303
     assert is_signed_out(staff)
-    assert is_signed_out(client_with_cookie(app, stolen)), "a session cookie copied before sign-out still works"
+    assert is_signed_out(client_with_cookie(app, stolen)), (
+        "a session cookie copied before sign-out still works"
+    )
 
 
 def test_sign_out_needs_post_and_a_csrf_token__e1_e2(app, org, login_as):
