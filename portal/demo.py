@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain.permissions import Role
-from portal.models import Category, Department, Ticket, User
+from portal.models import Category, Department, RootCause, Ticket, User
 from portal.services import ladder, resolutions, tickets
 
 DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - demo data only, never in production
@@ -30,6 +30,13 @@ CATEGORIES = {
     "Billing and charges": "Customer Service",
     "Something else": "Customer Service",
 }
+ROOT_CAUSES = [
+    "Manufacturing defect",
+    "Courier delay",
+    "Staff training gap",
+    "Billing system error",
+    "Customer misunderstanding",
+]
 ACCOUNTS = [
     ("Rui Chen", "responder@example.com", Role.RESPONDER, "Quality"),
     ("Min-jun Park", "responder2@example.com", Role.RESPONDER, "Customer Service"),
@@ -67,6 +74,8 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
     session.flush()
     for name, department in CATEGORIES.items():
         session.add(Category(name=name, department_id=departments[department].id))
+    for cause in ROOT_CAUSES:
+        session.add(RootCause(name=cause))
     users = {}
     for name, email, role, department in ACCOUNTS:
         user = User(name=name, email=email, role=role.value, department_id=departments[department].id)
@@ -76,6 +85,7 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
     session.commit()
 
     categories = {c.name: c for c in session.scalars(select(Category))}
+    causes = list(session.scalars(select(RootCause).order_by(RootCause.id)))
     responder, lead = users["responder@example.com"], users["lead@example.com"]
     manager = users["manager@example.com"]
     for index in range(36):
@@ -124,6 +134,7 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
                     summary="Faulty unit confirmed; replacement arranged.",
                     customer_reply="We have arranged a replacement and apologise for the trouble.",
                     outcome="repair_or_replacement",
+                    root_cause_id=rng.choice(causes).id,
                 ),
                 now=later + timedelta(hours=5),
                 rules=rules,

@@ -21,6 +21,7 @@ from portal.models import (
     Escalation,
     Promise,
     ResolutionProposal,
+    RootCause,
     Ticket,
     TicketEvent,
     User,
@@ -165,6 +166,10 @@ def timeline(session: Session, ticket_id: int, *, public_only: bool) -> list[Tic
 
 def active_categories(session: Session) -> list[Category]:
     return list(session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.name)))
+
+
+def active_root_causes(session: Session) -> list[RootCause]:
+    return list(session.scalars(select(RootCause).where(RootCause.active.is_(True)).order_by(RootCause.name)))
 
 
 def departments(session: Session) -> list[Department]:

@@ -18,7 +18,7 @@ from portal.domain.approval import Outcome, ProposalFacts
 from portal.domain.errors import Conflict
 from portal.domain.permissions import ActorLike
 from portal.domain.workflow import Action, Status
-from portal.models import Callback, ResolutionProposal, Ticket
+from portal.models import Callback, ResolutionProposal, RootCause, Ticket
 from portal.services.tickets import (
     Rules,
     authorise,
@@ -35,6 +35,7 @@ class ProposalInput:
     customer_reply: str  # what the customer reads once it is decided
     outcome: str = Outcome.EXPLANATION.value
     amount_minor: int | None = None
+    root_cause_id: int | None = None  # R21
 
 
 def facts_for(ticket: Ticket, proposal: ProposalInput) -> ProposalFacts:
@@ -56,6 +57,13 @@ def _validate(proposal: ProposalInput) -> None:
         raise ValueError("the amount cannot be negative")
 
 
+def _check_root_cause(session: Session, root_cause_id: int | None) -> None:
+    if root_cause_id is not None:
+        cause = session.get(RootCause, root_cause_id)
+        if cause is None or not cause.active:
+            raise ValueError("unknown root cause")
+
+
 def resolve_or_propose(
     session: Session,
     actor: ActorLike,
@@ -68,6 +76,7 @@ def resolve_or_propose(
 ) -> ResolutionProposal:
     """Resolve now when no approval is needed (R4); otherwise queue it for a manager (R12)."""
     _validate(proposal)
+    _check_root_cause(session, proposal.root_cause_id)
     check_version(ticket, expected_version)
     reasons = approval.approval_reasons(facts_for(ticket, proposal), rules.approval_threshold_minor)
     action = Action.PROPOSE if reasons else Action.RESOLVE
@@ -83,6 +92,7 @@ def resolve_or_propose(
         summary=normalise_text(proposal.summary) or "",
         outcome=proposal.outcome,
         amount_minor=proposal.amount_minor,
+        root_cause_id=proposal.root_cause_id,
         customer_reply=normalise_text(proposal.customer_reply) or "",
         approval_reasons=",".join(reasons) or None,
         status="pending" if reasons else "not_required",
@@ -108,6 +118,7 @@ def _apply(
 ) -> None:
     """The decision takes effect: the customer reads the outcome (R15) and a callback is due (R17)."""
     ticket.resolution_summary = row.customer_reply
+    ticket.root_cause_id = row.root_cause_id
     ticket.resolved_at = now
     ticket.paused_at = None
     ticket.pause_reason = None

@@ -84,6 +84,7 @@ class ResolveForm(VersionedForm):
         places=2,
         validators=[Optional(), NumberRange(min=0, max=10_000_000)],
     )
+    root_cause = SelectField(_l("Root cause"), coerce=int, default=0)
     summary = TextAreaField(
         _l("Resolution summary (your written opinion)"),
         validators=[DataRequired(), Length(max=10_000)],

@@ -172,7 +172,12 @@ def _ticket_context(ticket: Ticket, **forms: Any) -> dict[str, Any]:
     context["noncooperation_form"].department.choices = [(d.id, d.name) for d in other_departments]
     context["link_staff_form"].user.choices = staff_choices()
     context["extend_form"].working_days.choices = extension_choices()
+    context["resolve_form"].root_cause.choices = root_cause_choices()
     return context
+
+
+def root_cause_choices() -> list[tuple[int, str]]:
+    return [(0, _("Not recorded")), *((c.id, c.name) for c in queries.active_root_causes(db.session))]
 
 
 def extension_choices() -> list[tuple[int, str]]:
@@ -414,6 +419,7 @@ def resolve(ticket_id: int):
     """Resolve at once (R4), or send the proposal to a manager when it needs approval (R12)."""
     ticket = ticket_or_404(ticket_id)
     form = ResolveForm()
+    form.root_cause.choices = root_cause_choices()
     if not form.validate_on_submit():
         return _invalid(ticket, "resolve_form", form)
     if form.outcome.data == "compensation" and not form.amount.data:
@@ -424,6 +430,7 @@ def resolve(ticket_id: int):
         customer_reply=form.customer_reply.data or form.summary.data,
         outcome=form.outcome.data,
         amount_minor=int(form.amount.data * 100) if form.amount.data is not None else None,
+        root_cause_id=form.root_cause.data or None,
     )
 
     def run() -> str:
