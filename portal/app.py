@@ -30,7 +30,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     check_production_config(app)
-    # Ids beyond a 64-bit integer are simply not found (A12), instead of overflowing the driver.
+    # Ids beyond a 32-bit integer (PostgreSQL's INTEGER) are simply not found (A12), never a 500.
     app.url_map.converters["int"] = BoundedIntConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     register_extensions(app)
@@ -42,9 +42,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+MAX_ID = 2**31 - 1
+
+
 class BoundedIntConverter(IntegerConverter):
     def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 
 

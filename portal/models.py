@@ -164,8 +164,10 @@ class Ticket(db.Model):
     # The customer's language when filing: their notifications are written in it (R13).
     locale: Mapped[str] = mapped_column(String(10), default="en")
 
-    # A bearer secret: only its SHA-256 is kept, so a database dump reveals no working link.
+    # The tracking link is a bearer secret: HMAC(SECRET_KEY, id:nonce). Only its SHA-256 is kept
+    # for look-up, so a database dump alone reveals no working link; rotating the nonce revokes it.
     tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    tracking_nonce: Mapped[str | None] = mapped_column(String(32))
     # One complaint per rendered form, however often it is submitted (security.md §3.4).
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -233,10 +235,12 @@ class RootCause(db.Model):
 
 
 class Notification(db.Model):
-    """The outbox (R13): written in the same transaction as the change that causes it, then sent.
+    """The outbox (R13): a row is written in the same transaction as the change that causes it.
 
     A rolled-back change leaves no row, so nobody hears of it; a committed one always has its row,
-    so nobody is forgotten. Staff in-app notifications are rows with channel "in_app".
+    so nobody is forgotten. The dispatcher renders and sends it later, with retries; the rendered
+    subject and text are kept so administrators can see what went out. Staff in-app notifications
+    are rows with channel "in_app" that are never sent, only read.
     """
 
     __tablename__ = "notification"
@@ -245,20 +249,21 @@ class Notification(db.Model):
     event: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(10))  # email | sms | in_app
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    ticket_event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     to_address: Mapped[str | None] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(10), default="en")
-    subject: Mapped[str] = mapped_column(String(250))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|read
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(250))
+    body_text: Mapped[str | None] = mapped_column(Text)
     ticket: Mapped[Ticket | None] = relationship()
+    ticket_event: Mapped[TicketEvent | None] = relationship()
 
     __table_args__ = (
         Index("ix_notification_status_next", "status", "next_attempt_at"),
@@ -293,6 +298,7 @@ class Promise(db.Model):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # "coming due" sent once
     made_by: Mapped[User] = relationship()
 
     __table_args__ = (Index("ix_promise_open_due", "kept_at", "missed_at", "due_at"),)
@@ -334,6 +340,7 @@ class Callback(db.Model):
     reached: Mapped[bool | None] = mapped_column(Boolean)
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
     notes: Mapped[str | None] = mapped_column(Text)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # "coming due" sent once
     ticket: Mapped[Ticket] = relationship()
 
     __table_args__ = (Index("ix_callback_owner_open_due", "owner_id", "completed_at", "due_at"),)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -71,7 +71,12 @@ def make_org(session: Session) -> Org:
 
 
 def rules_for_tests(upload_dir: str) -> tickets.Rules:
-    return tickets.Rules(policy=SlaPolicy(), calendar=WorkingCalendar(timezone="UTC"), upload_dir=upload_dir)
+    return tickets.Rules(
+        policy=SlaPolicy(),
+        calendar=WorkingCalendar(timezone="UTC"),
+        upload_dir=upload_dir,
+        link_secret="test-link-secret",
+    )
 
 
 def make_ticket(

@@ -74,6 +74,7 @@ def load_rules(session: Session, config: Mapping[str, Any], now: datetime) -> Ru
         calendar=calendar,
         upload_dir=config["UPLOAD_FOLDER"],
         reference_prefix=config["REFERENCE_PREFIX"],
+        link_secret=config["SECRET_KEY"],
         targets=targets,
         approval_threshold_minor=values["approval_threshold_minor"],
         feedback_window_days=values["feedback_window_days"],

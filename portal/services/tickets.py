@@ -6,7 +6,9 @@ check visibility first: the rule is enforced where the change happens (ASVS 1.4.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import unicodedata
 from collections.abc import Mapping
@@ -40,6 +42,8 @@ class Rules:
     reference_prefix: str = "CP"
     # (category id or None, customer tier) → targets (R23); falls back to `policy`.
     targets: Mapping[tuple[int | None, str], sla.SlaPolicy] = field(default_factory=dict)
+    # Signs tracking links (the app's SECRET_KEY); changing it invalidates every link.
+    link_secret: str = ""
     approval_threshold_minor: int = 50_000
     feedback_window_days: int = 7
     callback_within_hours: int = 24
@@ -72,6 +76,7 @@ class Intake:
     rating: int | None = None
     consent: bool = False
     idempotency_key: str | None = None
+    locale: str = "en"
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,26 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def new_tracking_token() -> tuple[str, str]:
-    """Return a fresh 256-bit URL-safe token and the hash we keep of it (security.md I1)."""
-    token = secrets.token_urlsafe(32)
-    return token, hash_token(token)
+def tracking_token(ticket: Ticket, secret: str) -> str:
+    """The customer's private link token: HMAC-SHA256 over the ticket id and its nonce (I1).
+
+    256 bits, unrelated to the reference, recomputable by the server alone, so every message can
+    carry the link while the database keeps only its hash.
+    """
+    if ticket.tracking_nonce is None or not secret:
+        raise ValueError("a tracking link needs the ticket's nonce and the app's secret")
+    digest = hmac.new(
+        secret.encode("utf-8"), f"{ticket.id}:{ticket.tracking_nonce}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def issue_tracking_link(ticket: Ticket, secret: str) -> str:
+    """Give the ticket a new nonce (revoking any earlier link) and return its token."""
+    ticket.tracking_nonce = secrets.token_hex(16)
+    token = tracking_token(ticket, secret)
+    ticket.tracking_token_hash = hash_token(token)
+    return token
 
 
 def normalise_text(value: str | None) -> str | None:
@@ -118,15 +139,13 @@ def find_by_idempotency_key(session: Session, key: str) -> Ticket | None:
     return session.scalars(select(Ticket).where(Ticket.idempotency_key == key)).first()
 
 
-def _replay(session: Session, ticket: Ticket) -> Filed:
-    """A resubmitted form returns the complaint it already created, never a second one.
-
-    The original link was only ever shown on the page this resubmission replaces, so a fresh
-    token is issued; only the holder of the form's idempotency key can cause this.
-    """
-    token, token_hash = new_tracking_token()
-    ticket.tracking_token_hash = token_hash
-    session.commit()
+def _replay(session: Session, ticket: Ticket, rules: Rules) -> Filed:
+    """A resubmitted form returns the complaint it already created, never a second one."""
+    if ticket.tracking_nonce is None:
+        token = issue_tracking_link(ticket, rules.link_secret)
+        session.commit()
+    else:
+        token = tracking_token(ticket, rules.link_secret)
     return Filed(ticket=ticket, tracking_token=token, replayed=True)
 
 
@@ -147,11 +166,10 @@ def file_ticket(
     if intake.idempotency_key:
         existing = find_by_idempotency_key(session, intake.idempotency_key)
         if existing is not None:
-            return _replay(session, existing)
+            return _replay(session, existing, rules)
     category_id, department_id = _route(session, intake)
     policy = rules.policy_for(category_id)
     ack_due = sla.acknowledge_due(now, policy)
-    token, token_hash = new_tracking_token()
     stored_names = attachment_store.write_files(files, rules.upload_dir)
     try:
         ticket = Ticket(
@@ -183,13 +201,15 @@ def file_ticket(
             tier=1,
             serious=False,
             customer_tier="regular",
-            tracking_token_hash=token_hash,
+            tracking_token_hash=hash_token(secrets.token_hex(32)),  # replaced once the id exists
+            locale=intake.locale,
             idempotency_key=intake.idempotency_key,
         )
         session.add(ticket)
         session.flush()
         prefix = rules.reference_prefix if intake.kind == "complaint" else "FB"
         ticket.reference = f"{prefix}-{now.year}-{ticket.id:06d}"
+        token = issue_tracking_link(ticket, rules.link_secret)
         filed_event = TicketEvent(
             ticket_id=ticket.id,
             at=now,
@@ -211,7 +231,7 @@ def file_ticket(
         if intake.idempotency_key:
             existing = find_by_idempotency_key(session, intake.idempotency_key)
             if existing is not None:
-                return _replay(session, existing)
+                return _replay(session, existing, rules)
         raise
     except BaseException:
         session.rollback()
@@ -300,7 +320,9 @@ def _acknowledge_if_new(ticket: Ticket, now: datetime) -> None:
 
 
 def claim(session: Session, actor: ActorLike, ticket: Ticket, *, now: datetime, rules: Rules) -> None:
-    """R6: the first to claim owns the case; a simultaneous second claim gets a Conflict."""
+    """R6: the first to claim owns the case; a second claim — stale page or race — is a Conflict."""
+    if ticket.owner_id is not None and permissions.can_view(actor, ticket):
+        raise Conflict("someone else claimed this ticket first")
     new_status = authorise(actor, Action.CLAIM, ticket)
     was_new = ticket.acknowledged_at is None
     values: dict[str, object] = {

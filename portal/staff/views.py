@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from portal import queries
 from portal.access import deny, now, refuse, rules, ticket_or_404
+from portal.app import MAX_ID
 from portal.auth.views import safe_next
 from portal.domain import ladder as ladder_rules
 from portal.domain import sla
@@ -59,25 +60,33 @@ def _one(name: str, allowed: tuple[str, ...], default: str) -> str:
     return value if value in allowed else default
 
 
+def _id(value: str | None) -> int | None:
+    """A database id from the query string, or None for anything that cannot be one (A11)."""
+    if not value or not value.isdigit() or int(value) > MAX_ID:
+        return None
+    return int(value)
+
+
 def _cursor(value: str | None) -> tuple[datetime, int] | None:
     if not value or "~" not in value:
         return None
     stamp, _sep, ident = value.rpartition("~")
     try:
-        return datetime.fromisoformat(stamp), int(ident)
+        moment = datetime.fromisoformat(stamp)
     except ValueError:
         return None
+    row_id = _id(ident)
+    return (moment, row_id) if row_id is not None else None
 
 
 def queue_filter_from_request() -> queries.QueueFilter:
-    category = request.args.get("category", "")
     after = _cursor(request.args.get("after"))
     return queries.QueueFilter(
         scope=_one("scope", queries.SCOPES, "all"),
         status=_one("status", queries.STATUS_FILTERS, "open"),
-        category_id=int(category) if category.isdigit() else None,
+        category_id=_id(request.args.get("category")),
         priority=_one("priority", ("", *PRIORITY_LABELS), "") or None,
-        text=request.args.get("q", "")[:200],
+        text=(tickets.normalise_text(request.args.get("q", "")) or "")[:200],
         sort=_one("sort", queries.SORTS, "due"),
         after=after if after and after[0].tzinfo else None,
     )

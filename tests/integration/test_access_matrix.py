@@ -21,8 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask, g
-from flask.testing import FlaskClient
+from flask import Flask
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -43,24 +42,6 @@ from tests.conftest import post_form
 from tests.factories import T0, Org, make_ticket, rules_for_tests
 
 # --- test harness ----------------------------------------------------------------------------
-
-
-class IsolatedClient(FlaskClient):
-    """Start every request with an empty `g`, as a real request in its own app context would.
-
-    The `app` fixture keeps one app context pushed, and Flask reuses it for test requests, so
-    `g` (Flask-Login's cached user, Flask-WTF's CSRF token) would leak from one client to the next.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        for name in list(g):
-            g.pop(name)
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_requests(app: Flask) -> None:
-    app.test_client_class = IsolatedClient
 
 
 # --- the policy table --------------------------------------------------------------------------

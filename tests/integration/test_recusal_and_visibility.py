@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from flask import Flask, g
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -26,25 +26,6 @@ from portal.extensions import db
 from portal.models import AuditLog, Ticket
 from portal.queries import SCOPES, STATUS_FILTERS
 from tests.factories import T0, Org, make_ticket
-
-
-class IsolatedClient(FlaskClient):
-    """Start every request with an empty `g`, as a real request in its own app context would.
-
-    The `app` fixture keeps one app context pushed, and Flask reuses it for test requests, so
-    `g` (Flask-Login's cached user, Flask-WTF's CSRF token) would leak from one client to the next.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        for name in list(g):
-            g.pop(name)
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_requests(app: Flask) -> None:
-    app.test_client_class = IsolatedClient
-
 
 ROW = re.compile(r'id="ticket-row-(\d+)"')
 NEXT = re.compile(r'<a href="([^"]+)"[^>]*rel="next"')

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import pytest
-from flask import Flask, g
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -20,25 +20,6 @@ from portal.extensions import db
 from portal.models import AuditLog, Ticket, TicketEvent
 from tests.conftest import post_form
 from tests.factories import Org, make_ticket
-
-
-class IsolatedClient(FlaskClient):
-    """Start every request with an empty `g`, as a real request in its own app context would.
-
-    The `app` fixture keeps one app context pushed, and Flask reuses it for test requests, so
-    `g` (Flask-Login's cached user, Flask-WTF's CSRF token) would leak from one client to the next.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        for name in list(g):
-            g.pop(name)
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_requests(app: Flask) -> None:
-    app.test_client_class = IsolatedClient
-
 
 TRACKING_LINK = re.compile(r'id="tracking-link" href="http://portal\.test(/track/[A-Za-z0-9_-]+)"')
 REGISTERED_LINK = re.compile(r"<code>http://portal\.test(/track/[A-Za-z0-9_-]+)</code>")
