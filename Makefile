@@ -18,12 +18,13 @@ install: $(STAMP)
 translations: install
 	$(BIN)/pybabel -q compile -d portal/translations -f
 
-# The SLA sweep runs beside the server every minute and stops with it (production: see README).
+# The background worker (outbox every 5 s, SLA sweep every minute) runs beside the server and
+# stops with it; mail lands in instance/mail/ as .eml files. Production: see README.
 run: install translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo --if-empty
-	$(BIN)/flask sla-sweep --every 60 & sweep=$$!; \
-		trap 'kill $$sweep 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/flask worker & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 		$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 lint: install

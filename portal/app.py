@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request, session
+from flask import Flask, abort, g, request, session
 from flask_babel import get_locale
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
@@ -38,6 +38,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_request_hooks(app)
     register_error_handlers(app)
     register_template_helpers(app)
+    register_jobs(app)
     register_cli(app)
     return app
 
@@ -143,6 +144,12 @@ def register_request_hooks(app: Flask) -> None:
     def _assign_request_id() -> None:
         g.request_id = secrets.token_hex(8)
 
+    @app.before_request
+    def _refuse_nul_in_address() -> None:
+        # PostgreSQL cannot hold NUL in text; in a path or query string it is never a real value.
+        if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+            abort(400)
+
     @app.after_request
     def _security_headers(response: Any) -> Any:
         headers = response.headers
@@ -173,6 +180,12 @@ def register_template_helpers(app: Flask) -> None:
 
     presentation.register(app)
     app.jinja_env.globals["get_locale"] = get_locale
+
+
+def register_jobs(app: Flask) -> None:
+    from portal.notifications import jobs
+
+    jobs.register(app)
 
 
 def register_cli(app: Flask) -> None:

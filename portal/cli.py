@@ -53,6 +53,56 @@ def register(app: Flask) -> None:
                 return
             time.sleep(every)
 
+    @app.cli.command("dispatch")
+    def dispatch_command() -> None:
+        """Send what the notification outbox holds (once)."""
+        from portal.notifications.dispatch import dispatch_due
+
+        result = dispatch_due(db.session, utcnow())
+        click.echo(f"sent {result.sent}, failed {result.failed}, dead {result.dead}")
+
+    @app.cli.command("worker")
+    @click.option("--dispatch-every", type=int, default=None, help="Seconds between outbox runs.")
+    @click.option("--sweep-every", type=int, default=None, help="Seconds between SLA sweeps.")
+    def worker_command(dispatch_every: int | None, sweep_every: int | None) -> None:
+        """Run the background work: deliver the outbox and apply the clocks, forever.
+
+        With REDIS_URL set this only schedules: it queues the jobs for `rq worker portal`.
+        Without Redis it does the work itself, so `make run` needs nothing else.
+        """
+        from portal.access import rules
+        from portal.notifications import jobs
+        from portal.notifications.dispatch import dispatch_due
+        from portal.services.sla_sweep import sweep
+
+        dispatch_every = dispatch_every or current_app.config["DISPATCH_INTERVAL_SECONDS"]
+        sweep_every = sweep_every or current_app.config["SWEEP_INTERVAL_SECONDS"]
+        redis_url = current_app.config["REDIS_URL"]
+        next_sweep = 0.0
+        click.echo(
+            f"worker: outbox every {dispatch_every}s, sweep every {sweep_every}s"
+            + (" (queued on Redis)" if redis_url else " (in this process)")
+        )
+        while True:
+            started = time.monotonic()
+            try:
+                if redis_url:
+                    jobs.enqueue("portal.notifications.jobs.run_dispatch", redis_url)
+                    if started >= next_sweep:
+                        jobs.enqueue("portal.notifications.jobs.run_sweep", redis_url)
+                        next_sweep = started + sweep_every
+                else:
+                    dispatch_due(db.session, utcnow())
+                    if started >= next_sweep:
+                        sweep(db.session, now=utcnow(), rules=rules())
+                        next_sweep = started + sweep_every
+            except Exception as error:  # keep the worker alive through a database or mail outage
+                db.session.rollback()
+                click.echo(f"worker: {error.__class__.__name__}: {error}", err=True)
+            finally:
+                db.session.remove()
+            time.sleep(dispatch_every)
+
     @app.cli.command("create-user")
     @click.option("--email", required=True)
     @click.option("--name", required=True)

@@ -63,6 +63,21 @@ class Config:
 
     QUEUE_PAGE_SIZE = _int("QUEUE_PAGE_SIZE", 50)
 
+    # Notifications (R13). "file" writes .eml files to MAIL_DIR (development); "smtp" sends.
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp" if PORTAL_ENV == "production" else "file")
+    MAIL_DIR = os.environ.get("MAIL_DIR", str(INSTANCE_PATH / "mail"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Complaints <complaints@example.com>")
+    SMTP_HOST = os.environ.get("SMTP_HOST", "localhost")
+    SMTP_PORT = _int("SMTP_PORT", 587)
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = _bool("SMTP_STARTTLS", True)
+    SMTP_TIMEOUT_SECONDS = _int("SMTP_TIMEOUT_SECONDS", 10)
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "log")
+    NOTIFY_MAX_ATTEMPTS = _int("NOTIFY_MAX_ATTEMPTS", 6)
+    DISPATCH_INTERVAL_SECONDS = _int("DISPATCH_INTERVAL_SECONDS", 5)
+    RATELIMIT_LOST_LINK = os.environ.get("RATELIMIT_LOST_LINK", "3/minute;10/hour")
+
     # Rate limits (security.md §4). Redis-backed when REDIS_URL is set, else per process.
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, g, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("portal.errors")
@@ -55,6 +55,15 @@ def register(app: Flask) -> None:
         if error.code == 429:
             return response[0], 429, {"Retry-After": "60"}
         return response
+
+    @app.errorhandler(DataError)
+    def _bad_value(error: DataError) -> Any:
+        # A value the database refuses (NUL on PostgreSQL, an out-of-range number) is bad input.
+        from portal.extensions import db
+
+        db.session.rollback()
+        log.warning("data_error request=%s error=%s", g.get("request_id"), error.orig)
+        return render_error(400)
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(error: OperationalError) -> Any:

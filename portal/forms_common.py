@@ -45,6 +45,14 @@ class PhoneNumber:
             raise ValidationError(_l("Enter a phone number we can call, e.g. +86 138 0013 8000."))
 
 
+class EmailLocalPartLength:
+    """RFC 5321: at most 64 characters before the @ (email_validator checks it only when strict)."""
+
+    def __call__(self, form: FlaskForm, field: StringField) -> None:
+        if field.data and len(field.data.rpartition("@")[0]) > 64:
+            raise ValidationError(_l("Enter a valid email address."))
+
+
 class NoLineBreaks:
     """Names, emails and subjects end up in mail headers: no CR/LF there, ever (A6)."""
 
@@ -68,7 +76,13 @@ class ContactFields(FlaskForm):
     email = EmailField(
         _l("Email"),
         filters=[strip],
-        validators=[Optional(), Length(max=254), NoLineBreaks(), Email(_l("Enter a valid email address."))],
+        validators=[
+            Optional(),
+            Length(max=254),
+            NoLineBreaks(),
+            EmailLocalPartLength(),
+            Email(_l("Enter a valid email address.")),
+        ],
     )
     phone = StringField(_l("Phone"), filters=[strip], validators=[Optional(), Length(max=32), PhoneNumber()])
     idempotency_key = HiddenField()

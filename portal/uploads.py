@@ -36,7 +36,7 @@ def download_response(attachment, upload_dir: str):  # type: ignore[no-untyped-d
 
     response = send_file(
         stored_path(upload_dir, attachment.stored_name),
-        mimetype=attachment.content_type,
+        mimetype=attachment.content_type.split(";")[0],  # Werkzeug adds the charset itself
         as_attachment=True,
         download_name=attachment.original_name,
         max_age=0,

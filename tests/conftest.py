@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, g
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
@@ -77,24 +77,25 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
     return base_config(database_url, tmp_path)
 
 
-class IsolatedClient(FlaskClient):
-    """Start every request with an empty `g`, as a real request in its own app context would.
+class OwnContextClient(FlaskClient):
+    """Each request gets its own app context (and database session), as in production.
 
-    The `app` fixture keeps one app context pushed (tests use db.session between requests), and
-    Flask reuses it for test requests, so `g` (Flask-Login's cached user, Flask-WTF's CSRF token)
-    would otherwise leak from one signed-in client to the next.
+    The `app` fixture keeps one app context pushed so tests can use db.session between requests;
+    Flask would otherwise reuse it for every request, leaking `g` (Flask-Login's cached user,
+    Flask-WTF's token) from one client to the next — an anonymous client could act as the last
+    user who signed in.
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        for name in list(g):
-            g.pop(name)
-        return super().open(*args, **kwargs)
+        db.session.commit()  # end the test's own transaction first (SQLite writers lock up front)
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     application = create_app(app_config)
-    application.test_client_class = IsolatedClient
+    application.test_client_class = OwnContextClient
     with application.app_context():
         _empty_tables()
     ctx = application.app_context()

@@ -9,7 +9,7 @@ import holidays
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import queries
 from portal.admin import bp
@@ -22,7 +22,8 @@ from portal.admin.forms import (
     UserForm,
 )
 from portal.extensions import db
-from portal.models import Category, ClosureDay, Department, ServiceTarget, User
+from portal.models import Category, ClosureDay, Department, Notification, ServiceTarget, User, utcnow
+from portal.notifications import dispatch
 from portal.services import admin as admin_service
 from portal.services import settings as settings_service
 from portal.staff.forms import ActionForm
@@ -271,3 +272,40 @@ def delete_closure_day(closure_id: int):
     admin_service.delete_closure_day(db.session, closure)
     flash(_("Closure day removed."), "success")
     return redirect(url_for("admin.settings"), code=303)
+
+
+# --- outbox: what was sent to whom, and what keeps failing (R13) ----------------------------
+
+
+@bp.route("/outbox")
+def outbox():
+    status = request.args.get("status", "")
+    query = select(Notification).where(Notification.channel != "in_app")
+    if status in ("pending", "sending", "sent", "failed", "dead"):
+        query = query.where(Notification.status == status)
+    rows = db.session.scalars(query.order_by(Notification.id.desc()).limit(200)).all()
+    problems = db.session.scalar(
+        select(func.count(Notification.id)).where(Notification.status.in_(("failed", "dead")))
+    )
+    return render_template(
+        "admin/outbox.html",
+        rows=rows,
+        status=status,
+        problems=problems,
+        # Administrators do not read complaint contents (R20): message bodies only in development.
+        show_bodies=current_app.config["PORTAL_ENV"] != "production",
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/outbox/<int:notification_id>/retry", methods=["POST"])
+def retry_notification(notification_id: int):
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or not ActionForm().validate_on_submit():
+        abort(404)
+    try:
+        dispatch.retry(db.session, notification, utcnow())
+        flash(_("Queued to be sent again."), "success")
+    except ValueError:
+        flash(_("Only failed messages can be retried."), "warning")
+    return redirect(url_for("admin.outbox"), code=303)

@@ -3,7 +3,14 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from portal.forms_common import IDEMPOTENCY_KEY, NoLineBreaks, PhoneNumber, new_idempotency_key, strip
+from portal.forms_common import (
+    IDEMPOTENCY_KEY,
+    EmailLocalPartLength,
+    NoLineBreaks,
+    PhoneNumber,
+    new_idempotency_key,
+    strip,
+)
 from portal.forms_common import ComplaintForm as ComplaintForm  # re-exported for the views
 
 
@@ -27,7 +34,13 @@ class FeedbackForm(FlaskForm):
     email = StringField(
         _l("Email (optional)"),
         filters=[strip],
-        validators=[Optional(), Length(max=254), NoLineBreaks(), Email(_l("Enter a valid email address."))],
+        validators=[
+            Optional(),
+            Length(max=254),
+            NoLineBreaks(),
+            EmailLocalPartLength(),
+            Email(_l("Enter a valid email address.")),
+        ],
     )
     phone = StringField(
         _l("Phone (optional)"), filters=[strip], validators=[Optional(), Length(max=32), PhoneNumber()]
@@ -37,6 +50,20 @@ class FeedbackForm(FlaskForm):
     def ensure_idempotency_key(self) -> None:
         if not IDEMPOTENCY_KEY.match(self.idempotency_key.data or ""):
             self.idempotency_key.data = new_idempotency_key()
+
+
+class LostLinkForm(FlaskForm):
+    reference = StringField(
+        _l("Your reference"),
+        filters=[strip],
+        validators=[DataRequired(), Length(max=32)],
+        description=_l("For example CP-2026-000123."),
+    )
+    contact = StringField(
+        _l("The email address or phone number you gave us"),
+        filters=[strip],
+        validators=[DataRequired(), Length(max=254), NoLineBreaks()],
+    )
 
 
 class CustomerMessageForm(FlaskForm):

@@ -25,7 +25,13 @@ from portal.extensions import csrf, db, limiter
 from portal.forms_common import phone_to_e164
 from portal.models import Attachment, Ticket
 from portal.public import bp
-from portal.public.forms import ComplaintForm, CustomerMessageForm, FeedbackForm, OutcomeAnswerForm
+from portal.public.forms import (
+    ComplaintForm,
+    CustomerMessageForm,
+    FeedbackForm,
+    LostLinkForm,
+    OutcomeAnswerForm,
+)
 from portal.services import aftercare, tickets
 from portal.uploads import checked_uploads, download_response
 
@@ -145,6 +151,21 @@ def _confirm(filed: tickets.Filed):
     session["filed"] = {"reference": filed.ticket.reference, "token": filed.tracking_token}
     _remember_tracked(filed.ticket)
     return redirect(url_for("public.filed", reference=filed.ticket.reference), code=303)
+
+
+@bp.route("/lost-link", methods=["GET", "POST"])
+@limiter.limit(lambda: _limit("RATELIMIT_LOST_LINK"), methods=["POST"])
+def lost_link():
+    """Send the private link again to the contact on file; the same answer either way (I8)."""
+    form = LostLinkForm()
+    if form.validate_on_submit():
+        contact = form.contact.data
+        if "@" not in contact:
+            contact = phone_to_e164(contact) or contact
+        tickets.resend_tracking_link(db.session, form.reference.data, contact, now=now(), rules=rules())
+        return render_template("public/lost_link.html", form=form, sent=True)
+    status = 422 if request.method == "POST" else 200
+    return render_template("public/lost_link.html", form=form, sent=False), status
 
 
 @bp.route("/filed/<reference>")

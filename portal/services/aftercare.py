@@ -13,6 +13,7 @@ from portal.domain.ladder import EscalationCause
 from portal.domain.permissions import ActorLike
 from portal.domain.workflow import Action, Status
 from portal.models import Callback, Ticket
+from portal.services import outbox
 from portal.services.ladder import move_to_tier
 from portal.services.tickets import Rules, authorise, normalise_text, record_event, restart_resolution_clock
 
@@ -65,7 +66,8 @@ def customer_answer(
         ticket.closed_at = now
         record_event(session, ticket, None, now, "customer_confirmed", public=True, body=body)
     else:
-        record_event(session, ticket, None, now, "customer_reopened", public=True, body=body)
+        event = record_event(session, ticket, None, now, "customer_reopened", public=True, body=body)
+        outbox.notify_customer(session, ticket, "reopened", now=now, ticket_event=event)
         restart_resolution_clock(ticket, now, rules)
         move_to_tier(
             session,

@@ -58,7 +58,10 @@ def clean_filename(name: str) -> str:
     """Keep a displayable original name as metadata only: no path, no control characters."""
     name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
-    return name[:200] or "attachment"
+    if len(name) > 200:  # shorten the stem, never the extension that decides the type
+        stem, dot, extension = name.rpartition(".")
+        name = f"{stem[: 199 - len(extension)]}.{extension}" if dot and len(extension) <= 10 else name[:200]
+    return name or "attachment"
 
 
 def check_file(incoming: IncomingFile, max_bytes: int) -> CheckedFile:

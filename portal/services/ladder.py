@@ -14,6 +14,7 @@ from portal.domain.ladder import EscalationCause, Tier
 from portal.domain.permissions import ActorLike, Role
 from portal.domain.workflow import Action
 from portal.models import CooperationReport, Department, Escalation, Ticket, User
+from portal.services import outbox
 from portal.services.tickets import authorise, check_version, normalise_text, record_event
 
 
@@ -72,6 +73,14 @@ def move_to_tier(
     )
     ticket.tier = to_tier
     ticket.updated_at = now
+    outbox.notify_staff(
+        session,
+        told,
+        "escalated" if kind == "escalated" else "sent_back",
+        ticket,
+        now=now,
+        exclude=[actor.id if actor else None],
+    )
     return escalation
 
 

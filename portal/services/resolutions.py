@@ -19,6 +19,7 @@ from portal.domain.errors import Conflict
 from portal.domain.permissions import ActorLike
 from portal.domain.workflow import Action, Status
 from portal.models import Callback, ResolutionProposal, RootCause, Ticket
+from portal.services import outbox
 from portal.services.tickets import (
     Rules,
     authorise,
@@ -102,6 +103,9 @@ def resolve_or_propose(
     ticket.updated_at = now
     if reasons:
         record_event(session, ticket, actor, now, "proposed", body=row.summary, new=",".join(reasons))
+        outbox.notify_staff(
+            session, outbox.managers(session), "approval_waiting", ticket, now=now, exclude=[actor.id]
+        )
     else:
         _apply(session, ticket, row, actor, now, rules)
     session.commit()
@@ -122,7 +126,8 @@ def _apply(
     ticket.resolved_at = now
     ticket.paused_at = None
     ticket.pause_reason = None
-    record_event(session, ticket, actor, now, "resolved", public=True, body=row.customer_reply)
+    event = record_event(session, ticket, actor, now, "resolved", public=True, body=row.customer_reply)
+    outbox.notify_customer(session, ticket, "resolved", now=now, ticket_event=event)  # R15
     keep_promises(session, ticket, now)
     if ticket.owner_id is not None:
         session.add(
@@ -192,6 +197,7 @@ def reject(
     ticket.status = Status.IN_PROGRESS.value
     ticket.updated_at = now
     record_event(session, ticket, actor, now, "rejected", body=normalise_text(reason))
+    outbox.notify_staff(session, [row.proposed_by], "proposal_rejected", ticket, now=now)
     session.commit()
     session.refresh(row)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from portal.domain.ladder import EscalationCause, Tier
 from portal.domain.permissions import Role
 from portal.domain.workflow import OPEN_STATUSES, Status
-from portal.models import Escalation, Promise, Ticket, TicketEvent, User
+from portal.models import Callback, Escalation, Notification, Promise, Ticket, TicketEvent, User
 from portal.services.tickets import Rules
 
 OPEN = [s.value for s in OPEN_STATUSES]
@@ -32,6 +32,7 @@ class SweepResult:
     resolution_breached: int = 0
     promises_missed: int = 0
     closed_without_answer: int = 0
+    reminders: int = 0
     escalated_ticket_ids: list[int] = field(default_factory=list)
 
 
@@ -77,11 +78,17 @@ def _record_escalations(session: Session, rows: list[Any], cause: EscalationCaus
     if not rows:
         return
     leads, managers = _handlers(session)
-    escalations, events = [], []
+    escalations, events, notices = [], [], []
     for ticket_id, new_tier, department_id, concerns_user_id, raised in rows:
         old_tier = new_tier - 1 if raised else new_tier
-        told = leads[department_id] if new_tier == Tier.LEAD else managers
-        names = ", ".join(name for user_id, name in told if user_id != concerns_user_id) or None
+        # R10: the person the complaint is about is never among those told.
+        told = [
+            (uid, name)
+            for uid, name in (leads[department_id] if new_tier == Tier.LEAD else managers)
+            if uid != concerns_user_id
+        ]
+        names = ", ".join(name for _uid, name in told) or None
+        notices += [_in_app(ticket_id, user_id, "escalated", now) for user_id, _name in told]
         escalations.append(
             {
                 "ticket_id": ticket_id,
@@ -109,6 +116,64 @@ def _record_escalations(session: Session, rows: list[Any], cause: EscalationCaus
         )
     session.execute(insert(Escalation), escalations)
     session.execute(insert(TicketEvent), events)
+    if notices:
+        session.execute(insert(Notification), notices)
+
+
+def _in_app(ticket_id: int, user_id: int, event: str, now: datetime) -> dict[str, Any]:
+    """An in-app notice for a member of staff, as a row for a bulk insert (see outbox.notify_staff)."""
+    return {
+        "created_at": now,
+        "event": event,
+        "channel": "in_app",
+        "ticket_id": ticket_id,
+        "ticket_event_id": None,
+        "recipient_user_id": user_id,
+        "to_address": None,
+        "locale": "en",
+        "status": "sent",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "sent_at": now,
+    }
+
+
+def _remind(session: Session, now: datetime, within: timedelta) -> int:
+    """Tell owners once of promises (R8) and callbacks (R17) coming due within `within`."""
+    soon = now + within
+    promise_owners = session.execute(
+        update(Promise)
+        .where(
+            Promise.kept_at.is_(None),
+            Promise.missed_at.is_(None),
+            Promise.reminded_at.is_(None),
+            Promise.due_at <= soon,
+        )
+        .values(reminded_at=now)
+        .returning(Promise.ticket_id)
+        .execution_options(synchronize_session=False)
+    ).scalars()
+    promise_ticket_ids = sorted(set(promise_owners))
+    notices = []
+    if promise_ticket_ids:
+        for ticket_id, owner_id in session.execute(
+            select(Ticket.id, Ticket.owner_id).where(
+                Ticket.id.in_(promise_ticket_ids), Ticket.owner_id.is_not(None)
+            )
+        ):
+            if owner_id is not None:
+                notices.append(_in_app(ticket_id, owner_id, "promise_due", now))
+    callbacks = session.execute(
+        update(Callback)
+        .where(Callback.completed_at.is_(None), Callback.reminded_at.is_(None), Callback.due_at <= soon)
+        .values(reminded_at=now)
+        .returning(Callback.ticket_id, Callback.owner_id)
+        .execution_options(synchronize_session=False)
+    )
+    notices += [_in_app(ticket_id, owner_id, "callback_due", now) for ticket_id, owner_id in callbacks]
+    if notices:
+        session.execute(insert(Notification), notices)
+    return len(notices)
 
 
 def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
@@ -217,6 +282,7 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
             ],
         )
     result.closed_without_answer = len(closed)
+    result.reminders = _remind(session, now, timedelta(hours=2))
     result.escalated_ticket_ids += [row[0] for row in ack_rows + resolve_rows]
     session.commit()
     return result

@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 from portal.domain import permissions, sla, workflow
 from portal.domain.calendar import WorkingCalendar
 from portal.domain.errors import Conflict, NotPermitted
-from portal.domain.permissions import ActorLike
+from portal.domain.permissions import ActorLike, Role
 from portal.domain.workflow import Action, Status
 from portal.models import Attachment, Category, Department, Promise, Ticket, TicketEvent, User
 from portal.services import attachments as attachment_store
+from portal.services import outbox
 from portal.services.attachments import CheckedFile
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -220,6 +221,14 @@ def file_ticket(
             new_value=intake.channel,
         )
         session.add(filed_event)
+        outbox.notify_customer(session, ticket, "filed", now=now, ticket_event=filed_event)  # R3
+        outbox.notify_staff(
+            session,
+            outbox.department_staff(session, department_id, (Role.LEAD,)),
+            "new_ticket",
+            ticket,
+            now=now,
+        )
         session.flush()
         for checked, stored_name in zip(files, stored_names, strict=True):
             session.add(_attachment_row(ticket, filed_event, checked, stored_name, "customer", now))
@@ -377,7 +386,8 @@ def reply(
             raise ValueError("a promised update must be in the future")
     _acknowledge_if_new(ticket, now)
     ticket.updated_at = now
-    record_event(session, ticket, actor, now, "reply", public=True, body=normalise_text(body))
+    reply_event = record_event(session, ticket, actor, now, "reply", public=True, body=normalise_text(body))
+    outbox.notify_customer(session, ticket, "reply", now=now, ticket_event=reply_event)  # R13
     keep_promises(session, ticket, now)
     if promise_due is not None:
         session.add(Promise(ticket_id=ticket.id, made_by_id=actor.id, made_at=now, due_at=promise_due))
@@ -490,6 +500,13 @@ def transfer(
         old=old,
         new=department.name,
     )
+    outbox.notify_staff(
+        session,
+        outbox.department_staff(session, department.id, (Role.RESPONDER, Role.LEAD)),
+        "transferred",
+        ticket,
+        now=now,
+    )
     session.commit()
 
 
@@ -509,7 +526,8 @@ def reopen(
     restart_resolution_clock(ticket, now, rules)
     ticket.status = new_status.value
     ticket.updated_at = now
-    record_event(session, ticket, actor, now, "reopened", public=True, body=normalise_text(reason))
+    event = record_event(session, ticket, actor, now, "reopened", public=True, body=normalise_text(reason))
+    outbox.notify_customer(session, ticket, "reopened", now=now, ticket_event=event)
     session.commit()
 
 
@@ -581,3 +599,27 @@ def add_customer_message(
         session.rollback()
         attachment_store.remove_files(stored_names, rules.upload_dir)
         raise
+
+
+def resend_tracking_link(
+    session: Session, reference: str, contact: str, *, now: datetime, rules: Rules
+) -> bool:
+    """ "Lost my link": if the reference and contact match, send a new link to the contact on file.
+
+    The caller shows the same answer whatever this returns, so nobody learns whether a pair
+    exists (security.md I8); the old link stops working (I5).
+    """
+    ticket = session.scalars(select(Ticket).where(Ticket.reference == reference.strip().upper())).first()
+    if ticket is None or ticket.status == Status.CLOSED.value:
+        return False
+    given = contact.strip().lower()
+    matches = bool(given) and given in {
+        (ticket.customer_email or "").lower(),
+        (ticket.customer_phone or "").lower(),
+    }
+    if not matches:
+        return False
+    issue_tracking_link(ticket, rules.link_secret)
+    outbox.notify_customer(session, ticket, "link_resent", now=now)
+    session.commit()
+    return True

@@ -5,4 +5,4 @@ from portal.access import staff_only
 bp = Blueprint("staff", __name__)
 bp.before_request(staff_only)
 
-from portal.staff import ladder_views, views  # noqa: E402,F401
+from portal.staff import ladder_views, notification_views, views  # noqa: E402,F401

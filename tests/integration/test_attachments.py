@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -27,26 +26,6 @@ from tests.factories import T0, rules_for_tests
 
 STORED_NAME = re.compile(r"[0-9a-f]{32}")
 INERT_CSP = "default-src 'none'; sandbox"
-
-
-class OwnContextClient(FlaskClient):
-    """Each request gets its own app context, as in production.
-
-    conftest's `app` fixture keeps one app context pushed for the whole test, and Flask then
-    reuses it for every request: `g` (Flask-Login's cached user, Flask-WTF's token) would leak
-    from one client to the next, letting an anonymous client act as the last user who signed in.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        db.session.commit()  # end the test's own read transaction first (SQLite writers lock up front)
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _own_context_per_request(request: pytest.FixtureRequest) -> None:
-    if "app" in request.fixturenames:
-        request.getfixturevalue("app").test_client_class = OwnContextClient
 
 
 @pytest.fixture

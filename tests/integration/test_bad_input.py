@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
 from werkzeug.test import encode_multipart
@@ -30,26 +29,6 @@ from tests.factories import T0, rules_for_tests
 ONE_LINE = "Please keep this on one line."
 BAD_EMAIL = "Enter a valid email address."
 BAD_PHONE = "Enter a phone number we can call"
-
-
-class OwnContextClient(FlaskClient):
-    """Each request gets its own app context, as in production.
-
-    conftest's `app` fixture keeps one app context pushed for the whole test, and Flask then
-    reuses it for every request: `g` (Flask-Login's cached user, Flask-WTF's token) would leak
-    from one client to the next, letting an anonymous client act as the last user who signed in.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        db.session.commit()  # end the test's own read transaction first (SQLite writers lock up front)
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _own_context_per_request(request: pytest.FixtureRequest) -> None:
-    if "app" in request.fixturenames:
-        request.getfixturevalue("app").test_client_class = OwnContextClient
 
 
 # --- helpers -------------------------------------------------------------------------------

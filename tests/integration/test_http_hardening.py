@@ -10,7 +10,6 @@ from functools import cached_property
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import IntegerConverter
@@ -22,26 +21,6 @@ from portal.models import Ticket, TicketEvent, User
 from tests.conftest import base_config, fresh_token, post_form
 
 EVIL_ORIGIN = "https://evil.example"
-
-
-class OwnContextClient(FlaskClient):
-    """Each request gets its own app context, as in production.
-
-    conftest's `app` fixture keeps one app context pushed for the whole test, and Flask then
-    reuses it for every request: `g` (Flask-Login's cached user, Flask-WTF's token, the
-    "personal page" flag that turns on no-store) would leak from one request to the next.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        db.session.commit()  # end the test's own read transaction first (SQLite writers lock up front)
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _own_context_per_request(request: pytest.FixtureRequest) -> None:
-    if "app" in request.fixturenames:
-        request.getfixturevalue("app").test_client_class = OwnContextClient
 
 
 @pytest.fixture

@@ -1,0 +1,157 @@
+"""Send what the outbox holds: claim a row, render, send, record — with retries and back-off.
+
+A row is claimed (pending → sending) by a conditional UPDATE before anything leaves, so two
+dispatchers never send the same row. A row found still "sending" long after its claim was
+interrupted mid-send: it may or may not have gone out, so it is not resent automatically — it is
+marked dead with that reason, for an administrator to look at and retry (no double sends).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from portal.models import Notification
+from portal.notifications import render as renderer
+from portal.notifications.senders import (
+    DeliveryError,
+    MailSender,
+    OutgoingMail,
+    SmsSender,
+    mail_sender_for,
+    sms_sender_for,
+)
+
+log = logging.getLogger("portal.notifications")
+STALE_CLAIM = timedelta(minutes=10)
+INTERRUPTED = "interrupted while sending: it may have been delivered; check and retry"
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 … minutes, at most an hour."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def _claim(session: Session, notification_id: int, now: datetime) -> bool:
+    claimed = session.execute(
+        update(Notification)
+        .where(
+            Notification.id == notification_id,
+            Notification.status.in_(("pending", "failed")),
+            Notification.next_attempt_at <= now,
+        )
+        .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _bury_interrupted(session: Session, now: datetime) -> int:
+    buried = session.execute(
+        update(Notification)
+        .where(Notification.status == "sending", Notification.claimed_at < now - STALE_CLAIM)
+        .values(status="dead", last_error=INTERRUPTED)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return buried.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def send_one(
+    session: Session,
+    notification: Notification,
+    now: datetime,
+    mail: MailSender,
+    sms: SmsSender,
+    max_attempts: int,
+) -> str:
+    """Send a claimed row and record the outcome; returns the new status."""
+    try:
+        rendered = renderer.render(notification)
+        notification.subject = rendered.subject[:250]
+        notification.body_text = rendered.text
+        if notification.channel == "email":
+            mail.send(
+                OutgoingMail(
+                    to=notification.to_address or "",
+                    subject=rendered.subject,
+                    text=rendered.text,
+                    html=rendered.html,
+                    message_id_seed=str(notification.id),
+                )
+            )
+        elif notification.channel == "sms":
+            sms.send(notification.to_address or "", f"{rendered.subject}\n{rendered.text}"[:600])
+        notification.status = "sent"
+        notification.sent_at = now
+        notification.last_error = None
+    except Exception as error:  # any failure keeps the row for a later try; never lost
+        session.rollback()
+        notification = session.get(Notification, notification.id)  # type: ignore[assignment]
+        notification.last_error = f"{error.__class__.__name__}: {error}"[:500]
+        permanent = isinstance(error, DeliveryError) and error.permanent
+        if permanent or notification.attempts >= max_attempts:
+            notification.status = "dead"
+        else:
+            notification.status = "failed"
+            notification.next_attempt_at = now + backoff(notification.attempts)
+        log.warning("notification %s %s: %s", notification.id, notification.status, notification.last_error)
+    session.commit()
+    return notification.status
+
+
+def dispatch_due(session: Session, now: datetime, *, limit: int = 200) -> DispatchResult:
+    """Send every email and SMS that is due; safe to run in several workers at once."""
+    config = current_app.config
+    mail, sms = mail_sender_for(config), sms_sender_for(config)
+    result = DispatchResult(dead=_bury_interrupted(session, now))
+    due_ids = list(
+        session.scalars(
+            select(Notification.id)
+            .where(
+                Notification.channel.in_(("email", "sms")),
+                or_(Notification.status == "pending", Notification.status == "failed"),
+                Notification.next_attempt_at <= now,
+            )
+            .order_by(Notification.next_attempt_at, Notification.id)
+            .limit(limit)
+        )
+    )
+    session.commit()
+    for notification_id in due_ids:
+        if not _claim(session, notification_id, now):
+            continue  # another dispatcher took it
+        notification = session.get(Notification, notification_id)
+        if notification is None:
+            continue
+        status = send_one(session, notification, now, mail, sms, config["NOTIFY_MAX_ATTEMPTS"])
+        if status == "sent":
+            result.sent += 1
+        elif status == "dead":
+            result.dead += 1
+        else:
+            result.failed += 1
+    return result
+
+
+def retry(session: Session, notification: Notification, now: datetime) -> None:
+    """An administrator sends a failed or dead message again."""
+    if notification.status not in ("failed", "dead"):
+        raise ValueError("only failed messages can be retried")
+    notification.status = "pending"
+    notification.next_attempt_at = now
+    notification.attempts = 0
+    session.commit()
