@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Any
 
 import phonenumbers
 from flask import current_app
@@ -19,6 +20,8 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from portal.services.tickets import Intake
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -65,16 +68,10 @@ def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class ContactFields(FlaskForm):
-    """Who the customer is and how to reach them (R2); email and/or phone is required."""
-
-    name = StringField(
-        _l("Your name"),
-        filters=[strip],
-        validators=[DataRequired(), Length(max=100), NoLineBreaks()],
-    )
-    email = EmailField(
-        _l("Email"),
+def optional_email_field(label: Any) -> EmailField:
+    """An email a reply can be sent to: well-formed, one line, RFC length limits (A6, A7)."""
+    return EmailField(
+        label,
         filters=[strip],
         validators=[
             Optional(),
@@ -84,7 +81,22 @@ class ContactFields(FlaskForm):
             Email(_l("Enter a valid email address.")),
         ],
     )
-    phone = StringField(_l("Phone"), filters=[strip], validators=[Optional(), Length(max=32), PhoneNumber()])
+
+
+def optional_phone_field(label: Any) -> StringField:
+    return StringField(label, filters=[strip], validators=[Optional(), Length(max=32), PhoneNumber()])
+
+
+class ContactFields(FlaskForm):
+    """Who the customer is and how to reach them (R2); email and/or phone is required."""
+
+    name = StringField(
+        _l("Your name"),
+        filters=[strip],
+        validators=[DataRequired(), Length(max=100), NoLineBreaks()],
+    )
+    email = optional_email_field(_l("Email"))
+    phone = optional_phone_field(_l("Phone"))
     idempotency_key = HiddenField()
 
     def validate(self, extra_validators=None):  # type: ignore[no-untyped-def]
@@ -133,6 +145,25 @@ class ComplaintFields(ContactFields):
         _l("Attachments (optional)"),
         description=_l("Up to 5 files, 10 MB each: PDF, JPEG, PNG, WebP, text, Word or Excel."),
     )
+
+    def to_intake(self, *, channel: str, locale: str) -> Intake:
+        """Map the validated fields to the service's input, one by one (no mass assignment, A10)."""
+        return Intake(
+            channel=channel,
+            customer_name=self.name.data,
+            customer_email=self.email.data or None,
+            customer_phone=phone_to_e164(self.phone.data) if self.phone.data else None,
+            customer_address=self.address.data or None,
+            preferred_contact=self.preferred_contact.data,
+            category_id=self.category.data,
+            subject=self.subject.data,
+            description=self.description.data,
+            about=self.about.data or None,
+            order_number=self.order_number.data or None,
+            consent=True,  # the form does not validate without it
+            idempotency_key=self.idempotency_key.data,
+            locale=locale,
+        )
 
 
 class ComplaintForm(ComplaintFields):

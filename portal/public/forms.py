@@ -1,14 +1,14 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from portal.forms_common import (
     IDEMPOTENCY_KEY,
-    EmailLocalPartLength,
     NoLineBreaks,
-    PhoneNumber,
     new_idempotency_key,
+    optional_email_field,
+    optional_phone_field,
     strip,
 )
 from portal.forms_common import ComplaintForm as ComplaintForm  # re-exported for the views
@@ -31,20 +31,8 @@ class FeedbackForm(FlaskForm):
     name = StringField(
         _l("Your name (optional)"), filters=[strip], validators=[Optional(), Length(max=100), NoLineBreaks()]
     )
-    email = StringField(
-        _l("Email (optional)"),
-        filters=[strip],
-        validators=[
-            Optional(),
-            Length(max=254),
-            NoLineBreaks(),
-            EmailLocalPartLength(),
-            Email(_l("Enter a valid email address.")),
-        ],
-    )
-    phone = StringField(
-        _l("Phone (optional)"), filters=[strip], validators=[Optional(), Length(max=32), PhoneNumber()]
-    )
+    email = optional_email_field(_l("Email (optional)"))
+    phone = optional_phone_field(_l("Phone (optional)"))
     idempotency_key = HiddenField()
 
     def ensure_idempotency_key(self) -> None:

@@ -13,6 +13,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -86,20 +87,7 @@ def file_complaint():
         if valid and not file_errors:
             filed = tickets.file_ticket(
                 db.session,
-                tickets.Intake(
-                    customer_name=form.name.data,
-                    customer_email=form.email.data or None,
-                    customer_phone=phone_to_e164(form.phone.data) if form.phone.data else None,
-                    customer_address=form.address.data or None,
-                    preferred_contact=form.preferred_contact.data,
-                    category_id=form.category.data,
-                    subject=form.subject.data,
-                    description=form.description.data,
-                    about=form.about.data or None,
-                    order_number=form.order_number.data or None,
-                    consent=True,
-                    idempotency_key=form.idempotency_key.data,
-                ),
+                form.to_intake(channel="web", locale=str(get_locale())),
                 files,
                 now=now(),
                 rules=rules(),
@@ -137,6 +125,7 @@ def give_feedback():
                 feedback_kind=form.kind.data,
                 rating=int(form.rating.data) if form.rating.data else None,
                 idempotency_key=form.idempotency_key.data,
+                locale=str(get_locale()),
             ),
             [],
             now=now(),

@@ -101,23 +101,34 @@ def _record_escalations(session: Session, rows: list[Any], cause: EscalationCaus
                 "notified": names,
             }
         )
-        events.append(
-            {
-                "ticket_id": ticket_id,
-                "at": now,
-                "actor_id": None,
-                "actor_kind": "system",
-                "kind": "escalated",
-                "is_public": False,
-                "body": None,
-                "old_value": str(old_tier),
-                "new_value": str(new_tier),
-            }
-        )
+        events.append(_system_event(ticket_id, "escalated", now, old=str(old_tier), new=str(new_tier)))
     session.execute(insert(Escalation), escalations)
     session.execute(insert(TicketEvent), events)
     if notices:
         session.execute(insert(Notification), notices)
+
+
+def _system_event(
+    ticket_id: int,
+    kind: str,
+    now: datetime,
+    *,
+    public: bool = False,
+    old: str | None = None,
+    new: str | None = None,
+) -> dict[str, Any]:
+    """A timeline line written by the sweep, as a row for a bulk insert."""
+    return {
+        "ticket_id": ticket_id,
+        "at": now,
+        "actor_id": None,
+        "actor_kind": "system",
+        "kind": kind,
+        "is_public": public,
+        "body": None,
+        "old_value": old,
+        "new_value": new,
+    }
 
 
 def _in_app(ticket_id: int, user_id: int, event: str, now: datetime) -> dict[str, Any]:
@@ -231,23 +242,7 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
             now,
         )
         _record_escalations(session, promise_rows, EscalationCause.PROMISE_MISSED, now)
-        session.execute(
-            insert(TicketEvent),
-            [
-                {
-                    "ticket_id": ticket_id,
-                    "at": now,
-                    "actor_id": None,
-                    "actor_kind": "system",
-                    "kind": "promise_missed",
-                    "is_public": False,
-                    "body": None,
-                    "old_value": None,
-                    "new_value": None,
-                }
-                for ticket_id in missed
-            ],
-        )
+        session.execute(insert(TicketEvent), [_system_event(t, "promise_missed", now) for t in missed])
         result.escalated_ticket_ids += [row[0] for row in promise_rows]
 
     # R15: no answer to the outcome within the feedback window closes the complaint.
@@ -266,20 +261,7 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
     if closed:
         session.execute(
             insert(TicketEvent),
-            [
-                {
-                    "ticket_id": ticket_id,
-                    "at": now,
-                    "actor_id": None,
-                    "actor_kind": "system",
-                    "kind": "closed_without_answer",
-                    "is_public": True,
-                    "body": None,
-                    "old_value": None,
-                    "new_value": None,
-                }
-                for ticket_id in closed
-            ],
+            [_system_event(t, "closed_without_answer", now, public=True) for t in closed],
         )
     result.closed_without_answer = len(closed)
     result.reminders = _remind(session, now, timedelta(hours=2))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -23,7 +24,6 @@ from portal.domain import ladder as ladder_rules
 from portal.domain import sla
 from portal.domain.errors import Conflict, IllegalTransition, NotPermitted
 from portal.extensions import db
-from portal.forms_common import phone_to_e164
 from portal.htmx import is_htmx, redirect_after_post, render_page_or_fragment
 from portal.models import Attachment, Ticket
 from portal.presentation import PRIORITY_LABELS, from_local
@@ -514,21 +514,7 @@ def register_complaint():
         if valid and not file_errors:
             filed = tickets.file_ticket(
                 db.session,
-                tickets.Intake(
-                    channel=form.channel.data,
-                    customer_name=form.name.data,
-                    customer_email=form.email.data or None,
-                    customer_phone=phone_to_e164(form.phone.data) if form.phone.data else None,
-                    customer_address=form.address.data or None,
-                    preferred_contact=form.preferred_contact.data,
-                    category_id=form.category.data,
-                    subject=form.subject.data,
-                    description=form.description.data,
-                    about=form.about.data or None,
-                    order_number=form.order_number.data or None,
-                    consent=True,
-                    idempotency_key=form.idempotency_key.data,
-                ),
+                form.to_intake(channel=form.channel.data, locale=str(get_locale())),
                 files,
                 now=now(),
                 rules=rules(),
