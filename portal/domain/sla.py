@@ -59,7 +59,11 @@ def resumed_due(paused_at: datetime, due_at: datetime, now: datetime, calendar: 
     remaining = working_days_between(
         paused_at.astimezone(zone).date(), due_at.astimezone(zone).date(), calendar
     )
-    return max(working_deadline(now, remaining, calendar), due_at)
+    resumed = working_deadline(now, remaining, calendar)
+    if resumed <= now or not calendar.is_working_day(resumed.astimezone(zone).date()):
+        # Paused on its last day: the customer's answer still leaves a working day to act on it.
+        resumed = working_deadline(now, max(remaining, 1), calendar)
+    return max(resumed, due_at)
 
 
 def clock_state(
@@ -73,10 +77,10 @@ def clock_state(
     """The state of one clock: stopped clocks are met or breached, running ones may be at risk."""
     if stopped_at is not None:
         return ClockState.MET if stopped_at <= due_at else ClockState.BREACHED
+    if paused_at is not None:  # a paused clock does not run out, unless it was already late
+        return ClockState.BREACHED if paused_at > due_at else ClockState.PAUSED
     if now > due_at:
         return ClockState.BREACHED
-    if paused_at is not None:
-        return ClockState.PAUSED
     if share_used(now, started_at, due_at) > AT_RISK_SHARE:
         return ClockState.AT_RISK
     return ClockState.RUNNING
