@@ -145,10 +145,10 @@ def register_request_hooks(app: Flask) -> None:
         g.request_id = secrets.token_hex(8)
 
     @app.before_request
-    def _refuse_nul_in_address() -> None:
-        # PostgreSQL cannot hold NUL in text; in a path or query string it is never a real value.
-        if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
-            abort(400)
+    def _no_nul_in_paths() -> None:
+        # No page's address contains NUL, and PostgreSQL cannot compare text with one: not found.
+        if "\x00" in request.path:
+            abort(404)
 
     @app.after_request
     def _security_headers(response: Any) -> Any:

@@ -60,7 +60,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        user = db.session.scalars(select(User).where(func.lower(User.email) == email)).first()
+        user = None
+        if email.isprintable():  # NUL or control characters never match an account (A5)
+            user = db.session.scalars(select(User).where(func.lower(User.email) == email)).first()
         password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, form.password.data)
         if user is not None and password_ok and user.active:
             session.clear()  # a new session at sign-in (D6, ASVS 3.2.1)
@@ -81,7 +83,7 @@ def login():
             outcome="failed",
             now=now(),
             actor_id=user.id if user else None,
-            target=email[:200],
+            target="".join(ch for ch in email if ch.isprintable())[:200],
             request_id=g.request_id,
             ip=client_ip(),
         )
