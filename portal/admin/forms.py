@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from portal.domain.permissions import Role
-from portal.forms_common import strip
+from portal.forms_common import NotCommonPassword, strip
 
 ROLE_CHOICES = [
     (Role.RESPONDER.value, _l("Responder")),
@@ -31,7 +31,11 @@ class UserForm(FlaskForm):
     active = BooleanField(_l("Active (may sign in)"), default=True)
     password = PasswordField(
         _l("Password"),
-        validators=[Optional(), Length(min=12, max=128, message=_l("Use 12 to 128 characters."))],
+        validators=[
+            Optional(),
+            Length(min=12, max=128, message=_l("Use 12 to 128 characters.")),
+            NotCommonPassword(),
+        ],
         description=_l("Required for a new account; leave empty to keep the current one."),
     )
 

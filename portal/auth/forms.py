@@ -3,6 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from portal.forms_common import NotCommonPassword
+
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
@@ -17,6 +19,7 @@ class ChangePasswordForm(FlaskForm):
         validators=[
             DataRequired(),
             Length(min=12, max=128, message=_l("Use 12 to 128 characters.")),
+            NotCommonPassword(),
         ],
     )
     confirm = PasswordField(
