@@ -205,6 +205,8 @@ def _render_case(
             attachments=attachments,
             form=form,
             can_write=can_write,
+            answer_form=answer_form or OutcomeAnswerForm(),
+            can_answer=aftercare.can_answer(ticket),
         ),
         status,
         {"Referrer-Policy": "no-referrer"},

@@ -66,6 +66,7 @@ EXPECTED: dict[Status, dict[Action, Status]] = {
     },
     P: {
         Action.VIEW: P,
+        Action.CLAIM: P,  # R10: an owner released by recusal is replaced by a colleague's claim
         Action.NOTE: P,
         Action.REPLY: P,
         Action.PROMISE: P,
@@ -168,8 +169,12 @@ def test_claiming_an_acknowledged_ticket_puts_it_in_progress_r6() -> None:
     assert workflow.next_status(A, Action.CLAIM) is P
 
 
-@pytest.mark.parametrize("status", [P, W, R, C])
-def test_a_ticket_already_being_handled_cannot_be_claimed_again_r6(status: Status) -> None:
+def test_an_in_progress_ticket_whose_owner_was_released_can_be_claimed_r10() -> None:
+    assert workflow.next_status(P, Action.CLAIM) is P
+
+
+@pytest.mark.parametrize("status", [W, R, C])
+def test_a_ticket_awaiting_a_decision_or_done_cannot_be_claimed_r6(status: Status) -> None:
     with pytest.raises(IllegalTransition):
         workflow.next_status(status, Action.CLAIM)
 
