@@ -12,8 +12,10 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from flask import Flask
@@ -23,7 +25,8 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import Category, User
+from portal.models import Category, User, utcnow
+from portal.notifications.dispatch import dispatch_due
 from tests.conftest import _empty_tables, base_config
 from tests.factories import PASSWORD, PERSONAS, Org, make_org
 
@@ -52,6 +55,7 @@ class LiveServer:
     url: str
     app: Flask
     upload_dir: Path
+    mail_dir: Path
 
     def email(self, persona: str) -> str:
         return f"{persona}@example.com"
@@ -68,11 +72,31 @@ class LiveServer:
             ).one()
         return org
 
+    def deliver_mail(self) -> list[EmailMessage]:
+        """Run the outbox dispatcher as the worker would, then read every mail sent so far.
+
+        The live app writes each message as an .eml file to `mail_dir` (MAIL_BACKEND="file");
+        a message that could not be sent fails the test that caused it.
+        """
+        with self.app.app_context():
+            result = dispatch_due(db.session, utcnow())
+            db.session.remove()
+        assert result.failed == 0 and result.dead == 0, f"the outbox could not send everything: {result}"
+        return [
+            cast(EmailMessage, message_from_bytes(path.read_bytes(), policy=policy.default))
+            for path in sorted(self.mail_dir.glob("*.eml"))
+        ]
+
+    def mail_to(self, address: str) -> list[EmailMessage]:
+        """`deliver_mail()`, keeping the messages addressed to `address`."""
+        return [m for m in self.deliver_mail() if address in str(m["To"])]
+
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("live")
     config = base_config(f"sqlite:///{tmp / 'browser.db'}", tmp)
+    config.update(MAIL_BACKEND="file", MAIL_DIR=str(tmp / "mail"))
     app = create_app(config)
     with app.app_context():
         from flask_migrate import upgrade
@@ -85,7 +109,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     thread = threading.Thread(target=server.serve_forever, name="live-portal", daemon=True)
     thread.start()
     try:
-        yield LiveServer(url=url, app=app, upload_dir=Path(config["UPLOAD_FOLDER"]))
+        yield LiveServer(
+            url=url, app=app, upload_dir=Path(config["UPLOAD_FOLDER"]), mail_dir=Path(config["MAIL_DIR"])
+        )
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -96,7 +122,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 @pytest.fixture
 def live(live_server: LiveServer) -> Iterator[LiveServer]:
-    """The live server with empty tables and the personas (passwords: factories.PASSWORD)."""
+    """The live server with empty tables, an empty mail folder and the personas (passwords:
+    factories.PASSWORD)."""
+    for sent in live_server.mail_dir.glob("*.eml"):
+        sent.unlink()
     with live_server.app.app_context():
         _empty_tables()
         make_org(db.session)

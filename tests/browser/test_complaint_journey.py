@@ -69,6 +69,20 @@ def test_customer_complains_responder_claims_and_resolves_and_customer_sees_outc
     expect(tracking_link).to_have_text(tracking_url)
     browsing.screenshot(customer, "confirmation")
 
+    # R13: the acknowledgement mail reaches the customer, and its private link opens the case.
+    acknowledgements = live.mail_to(CUSTOMER["email"])
+    assert len(acknowledgements) == 1, [m["Subject"] for m in acknowledgements]
+    acknowledgement = acknowledgements[0]
+    assert reference in acknowledgement["Subject"]
+    mail_text = acknowledgement.get_body(preferencelist=("plain",)).get_content()
+    mailed_links = re.findall(re.escape(live.url) + r"/track/[A-Za-z0-9_-]+", mail_text)
+    assert len(mailed_links) == 1, mail_text
+    from_mail = browsing.new_page()
+    from_mail.goto(mailed_links[0])
+    from_mail.wait_for_url(f"**/case/{reference}")
+    expect(from_mail.get_by_role("heading", level=1)).to_have_text(CUSTOMER["subject"])
+    expect(from_mail.locator("#case-status")).to_have_text("Received — waiting to be looked at")
+
     # A responder of the category's department finds it in the queue, unowned.
     staff = sign_in("resp_a1")
     row = queue_row(staff, reference)
