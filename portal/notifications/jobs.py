@@ -71,12 +71,20 @@ def run_sweep() -> str:
     return f"escalated {len(result.escalated_ticket_ids)}"
 
 
-def register(app: Flask) -> None:
-    """After a commit that wrote outbox rows, ask a worker to send them now (when Redis is set)."""
-    from portal.extensions import db
+_registered = False
 
-    if not app.config.get("REDIS_URL"):
+
+def register(app: Flask) -> None:
+    """After a commit that wrote outbox rows, ask a worker to send them now (when Redis is set).
+
+    The hooks sit on the process-wide scoped session, so they are installed once and read the
+    current application's REDIS_URL when they fire.
+    """
+    global _registered
+    if _registered:
         return
+    _registered = True
+    from portal.extensions import db
 
     @event.listens_for(db.session, "after_flush")
     def _note_outbox_rows(session: Session, _context: Any) -> None:
@@ -85,8 +93,9 @@ def register(app: Flask) -> None:
 
     @event.listens_for(db.session, "after_commit")
     def _queue_dispatch(session: Session) -> None:
-        if session.info.pop("outbox_written", False):
-            enqueue("portal.notifications.jobs.run_dispatch", current_app.config["REDIS_URL"])
+        redis_url = current_app.config.get("REDIS_URL")
+        if session.info.pop("outbox_written", False) and redis_url:
+            enqueue("portal.notifications.jobs.run_dispatch", redis_url)
 
     @event.listens_for(db.session, "after_rollback")
     def _forget(session: Session) -> None:

@@ -13,6 +13,7 @@ from portal.services.tickets import tracking_token
 
 SUBJECTS = {
     "filed": _l("We have received your complaint %(reference)s"),
+    "filed_feedback": _l("Thank you for your feedback %(reference)s"),
     "reply": _l("An update on your complaint %(reference)s"),
     "resolved": _l("The outcome of your complaint %(reference)s"),
     "reopened": _l("Your complaint %(reference)s is open again"),
@@ -57,7 +58,10 @@ def render(notification: Notification) -> Rendered:
     ticket = notification.ticket
     reference = ticket.reference if ticket else ""
     with force_locale(notification.locale or "en"):
-        subject = str(SUBJECTS.get(notification.event, IN_APP_TEXT.get(notification.event, "")))
+        key = notification.event
+        if key == "filed" and ticket is not None and ticket.kind == "feedback":
+            key = "filed_feedback"
+        subject = str(SUBJECTS.get(key, IN_APP_TEXT.get(key, "")))
         subject = subject % {"reference": reference}
         audience = "customer" if notification.event in CUSTOMER_EVENTS else "staff"
         context = {
