@@ -87,6 +87,7 @@ EVENT_LABELS = {
     "closed_without_answer": _l("Closed (no answer to the outcome)"),
     "callback_recorded": _l("Callback recorded"),
     "callback_rescheduled": _l("Callback rescheduled"),
+    "deadline_breached": _l("Deadline passed at the manager tier"),
 }
 
 

@@ -31,6 +31,7 @@ IN_APP_TEXT = {
     "proposal_rejected": _l("Your proposed resolution was rejected: %(reference)s"),
     "promise_due": _l("A promised update is due soon: %(reference)s"),
     "callback_due": _l("A callback is due: %(reference)s"),
+    "deadline_breached": _l("A deadline passed on a case at the manager tier: %(reference)s"),
 }
 CUSTOMER_EVENTS = frozenset({"filed", "reply", "resolved", "reopened", "link_resent"})
 

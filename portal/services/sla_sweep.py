@@ -80,13 +80,18 @@ def _record_escalations(session: Session, rows: list[Any], cause: EscalationCaus
     leads, managers = _handlers(session)
     escalations, events, notices = [], [], []
     for ticket_id, new_tier, department_id, concerns_user_id, raised in rows:
-        old_tier = new_tier - 1 if raised else new_tier
         # R10: the person the complaint is about is never among those told.
         told = [
             (uid, name)
             for uid, name in (leads[department_id] if new_tier == Tier.LEAD else managers)
             if uid != concerns_user_id
         ]
+        if not raised:
+            # Already with the managers: nothing to climb, but they hear the clock ran out.
+            events.append(_system_event(ticket_id, "deadline_breached", now, new=cause.value))
+            notices += [_in_app(ticket_id, user_id, "deadline_breached", now) for user_id, _name in told]
+            continue
+        old_tier = new_tier - 1
         names = ", ".join(name for _uid, name in told) or None
         notices += [_in_app(ticket_id, user_id, "escalated", now) for user_id, _name in told]
         escalations.append(
@@ -102,8 +107,10 @@ def _record_escalations(session: Session, rows: list[Any], cause: EscalationCaus
             }
         )
         events.append(_system_event(ticket_id, "escalated", now, old=str(old_tier), new=str(new_tier)))
-    session.execute(insert(Escalation), escalations)
-    session.execute(insert(TicketEvent), events)
+    if escalations:
+        session.execute(insert(Escalation), escalations)
+    if events:
+        session.execute(insert(TicketEvent), events)
     if notices:
         session.execute(insert(Notification), notices)
 
@@ -243,7 +250,7 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
         )
         _record_escalations(session, promise_rows, EscalationCause.PROMISE_MISSED, now)
         session.execute(insert(TicketEvent), [_system_event(t, "promise_missed", now) for t in missed])
-        result.escalated_ticket_ids += [row[0] for row in promise_rows]
+        result.escalated_ticket_ids += [row[0] for row in promise_rows if row[-1]]
 
     # R15: no answer to the outcome within the feedback window closes the complaint.
     closed = list(
@@ -265,6 +272,6 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
         )
     result.closed_without_answer = len(closed)
     result.reminders = _remind(session, now, timedelta(hours=2))
-    result.escalated_ticket_ids += [row[0] for row in ack_rows + resolve_rows]
+    result.escalated_ticket_ids += [row[0] for row in ack_rows + resolve_rows if row[-1]]
     session.commit()
     return result
