@@ -30,6 +30,7 @@ from portal.models import (
     AuditLog,
     Callback,
     ClosureDay,
+    Notification,
     ResolutionProposal,
     ServiceTarget,
     Ticket,
@@ -207,6 +208,16 @@ POLICY: dict[tuple[str, str], Policy] = {
     # Each persona's run has one target and one closure day to delete; only the admin may.
     ("POST", "/admin/settings/targets/<int:target_id>/delete"): admin_area("POST", ADMIN_SETTINGS),
     ("POST", "/admin/settings/closures/<int:closure_id>/delete"): admin_area("POST", ADMIN_SETTINGS),
+    # Notifications (R13): a customer may ask for their link again; staff read their own notices;
+    # administrators see the outbox and retry a failed message (the run has one failed message).
+    ("GET", "/lost-link"): everyone(200),
+    ("POST", "/lost-link"): everyone(422),  # an empty form comes back with its errors
+    ("GET", "/staff/notifications"): staff_area("GET", 200),
+    ("GET", "/staff/notifications/count"): staff_area("GET", 200),
+    ("POST", "/staff/notifications/<int:notification_id>/read"): staff_area("POST", 303),
+    ("POST", "/staff/notifications/read-all"): staff_area("POST", 303),
+    ("GET", "/admin/outbox"): admin_area("GET", 200),
+    ("POST", "/admin/outbox/<int:notification_id>/retry"): admin_area("POST", 303),
 }
 
 
@@ -394,12 +405,23 @@ def test_each_route_answers_each_persona_as_the_policy_table_says(
         category_id=None, customer_tier="vip", acknowledge_hours=4, resolve_working_days=1, max_working_days=2
     )
     closure = ClosureDay(day=date(2026, 12, 24), reason="Staff outing")
-    db.session.add_all([target, closure])
+    failed_mail = Notification(
+        created_at=T0,
+        event="filed",
+        channel="email",
+        ticket_id=standing["A"].id,
+        to_address="wang@example.org",
+        status="failed",
+        attempts=1,
+        next_attempt_at=T0,
+    )
+    db.session.add_all([target, closure, failed_mail])
     db.session.commit()
     client = app.test_client() if persona == "anonymous" else login_as(persona)
     actor_id = None if persona == "anonymous" else org.users[persona].id
     base_values: dict[str, Any] = {
         "target_id": target.id,
+        "notification_id": failed_mail.id,
         "closure_id": closure.id,
         "reference": standing["A"].reference,
         "token": "not-a-real-tracking-token",
