@@ -86,6 +86,7 @@ class Config:
     RATELIMIT_FILE_COMPLAINT = os.environ.get("RATELIMIT_FILE_COMPLAINT", "5/minute;30/day")
     RATELIMIT_TRACKING = os.environ.get("RATELIMIT_TRACKING", "10/minute")
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "5/minute")
+    RATELIMIT_LOGIN_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_ACCOUNT", "100/hour")
 
     # Customers take their time over a complaint; an expired token re-renders their text (E4).
     WTF_CSRF_TIME_LIMIT = _int("WTF_CSRF_TIME_LIMIT", 4 * 3600)

@@ -52,8 +52,14 @@ def _login_key() -> str:
     return f"{request.remote_addr}|{(request.form.get('email') or '').strip().lower()}"
 
 
+def _account_key() -> str:
+    return "account|" + (request.form.get("email") or "").strip().lower()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], key_func=_login_key, methods=["POST"])
+# ASVS 2.2.1: at most 100 attempts an hour on one account, from however many addresses.
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"], key_func=_account_key, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
