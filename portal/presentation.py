@@ -7,11 +7,11 @@ user may do keeps the screen honest.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -166,11 +166,22 @@ def money(amount_minor: int | None) -> str:
     return f"{current_app.config['CURRENCY']} {amount_minor / 100:,.2f}"
 
 
-def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+# Numeric, ISO-like times read the same in every language, and strftime is far cheaper than
+# Babel's formatter on a queue of fifty rows.
+TIME_FORMATS = {"full": "%Y-%m-%d %H:%M", "short": "%m-%d %H:%M"}
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_time(value: datetime | None, fmt: str = "full") -> str:
+    """A UTC time shown in the organisation's time zone."""
     if value is None:
         return ""
-    zone = ZoneInfo(current_app.config["ORG_TIMEZONE"])
-    return format_datetime(value.astimezone(zone).replace(tzinfo=None), fmt)
+    local = value.astimezone(_zone(current_app.config["ORG_TIMEZONE"]))
+    return local.strftime(TIME_FORMATS[fmt])
 
 
 def from_local(value: datetime) -> datetime:
