@@ -11,7 +11,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -190,8 +192,38 @@ def from_local(value: datetime) -> datetime:
     return value.replace(tzinfo=zone).astimezone(UTC)
 
 
-def label(mapping: dict[str, Any], key: str | None) -> Any:
-    return mapping.get(key or "", key or "")
+def label(mapping: dict[Any, Any], key: Any) -> str:
+    """The translated word for a stored value, worked out once per request (a queue repeats them)."""
+    memo = g.setdefault("_labels", {})
+    memo_key = (get_locale(), id(mapping), key)  # force_locale (mail) must not reuse screen words
+    if memo_key not in memo:
+        memo[memo_key] = str(mapping.get(key if key is not None else "", key or ""))
+    return str(memo[memo_key])
+
+
+def queue_labels() -> dict[str, str]:
+    """The words every queue row repeats, translated once per request rather than fifty times."""
+    memo = g.setdefault("_queue_labels", {})
+    locale = get_locale()
+    if locale not in memo:
+        memo[locale] = {
+            "due": _("Due"),
+            "reference": _("Reference"),
+            "subject": _("Subject"),
+            "customer": _("Customer"),
+            "category": _("Category"),
+            "status": _("Status"),
+            "owner": _("Owner"),
+            "unassigned": _("Unassigned"),
+            "claim": _("Claim"),
+            "at_risk": _("At risk"),
+            "breached": _("Breached"),
+            "paused": _("Paused"),
+            "promised": _("Update promised"),
+            "serious": _("Serious"),
+            "vip": _("VIP"),
+        }
+    return dict(memo[locale])
 
 
 def can_act(action: str, ticket: Any) -> bool:
@@ -206,6 +238,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["from_iso"] = from_iso
     app.jinja_env.globals.update(
         can_act=can_act,
+        queue_labels=queue_labels,
         time_left=time_left,
         queue_clock=queue_clock,
         CLOCK_LABELS=CLOCK_LABELS,
