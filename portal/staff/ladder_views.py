@@ -29,7 +29,7 @@ from portal.staff.forms import (
     SendBackForm,
     SeriousForm,
 )
-from portal.staff.views import _act, _invalid, extension_choices, staff_choices
+from portal.staff.views import extension_choices, invalid_form, run_action, staff_choices
 
 
 @bp.route("/tickets/<int:ticket_id>/escalate", methods=["POST"])
@@ -37,8 +37,8 @@ def escalate(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = EscalateForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "escalate_form", form)
-    return _act(
+        return invalid_form(ticket, "escalate_form", form)
+    return run_action(
         ticket,
         lambda: ladder.escalate(
             db.session,
@@ -59,8 +59,8 @@ def send_back(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = SendBackForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "send_back_form", form)
-    return _act(
+        return invalid_form(ticket, "send_back_form", form)
+    return run_action(
         ticket,
         lambda: ladder.send_back(
             db.session,
@@ -81,8 +81,8 @@ def mark_serious(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = SeriousForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "serious_form", form)
-    return _act(
+        return invalid_form(ticket, "serious_form", form)
+    return run_action(
         ticket,
         lambda: ladder.mark_serious(db.session, current_user, ticket, form.reason.data, now=now()),
         _("Marked serious. The managers now handle it."),
@@ -97,8 +97,8 @@ def report_noncooperation(ticket_id: int):
     form = NoncooperationForm()
     form.department.choices = [(d.id, d.name) for d in queries.departments(db.session)]
     if not form.validate_on_submit():
-        return _invalid(ticket, "noncooperation_form", form)
-    return _act(
+        return invalid_form(ticket, "noncooperation_form", form)
+    return run_action(
         ticket,
         lambda: ladder.report_noncooperation(
             db.session, current_user, ticket, form.department.data, form.note.data, now=now()
@@ -115,8 +115,8 @@ def link_staff(ticket_id: int):
     form = LinkStaffForm()
     form.user.choices = staff_choices()
     if not form.validate_on_submit():
-        return _invalid(ticket, "link_staff_form", form)
-    return _act(
+        return invalid_form(ticket, "link_staff_form", form)
+    return run_action(
         ticket,
         lambda: ladder.link_staff(db.session, current_user, ticket, form.user.data or None, now=now()),
         _("Saved. The person named can no longer see this complaint."),
@@ -131,8 +131,8 @@ def extend(ticket_id: int):
     form = ExtendForm()
     form.working_days.choices = extension_choices()
     if not form.validate_on_submit():
-        return _invalid(ticket, "extend_form", form)
-    return _act(
+        return invalid_form(ticket, "extend_form", form)
+    return run_action(
         ticket,
         lambda: clocks.extend(
             db.session,
@@ -155,8 +155,8 @@ def pause(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = PauseForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "pause_form", form)
-    return _act(
+        return invalid_form(ticket, "pause_form", form)
+    return run_action(
         ticket,
         lambda: clocks.pause(db.session, current_user, ticket, form.reason.data, now=now()),
         _("Clock paused while we wait for the customer."),
@@ -169,8 +169,8 @@ def pause(ticket_id: int):
 def resume(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     if not ActionForm().validate_on_submit():
-        return _invalid(ticket, "action_form", ActionForm())
-    return _act(
+        return invalid_form(ticket, "action_form", ActionForm())
+    return run_action(
         ticket,
         lambda: clocks.resume(db.session, current_user, ticket, now=now(), rules=rules()),
         _("Clock running again."),
@@ -182,8 +182,8 @@ def customer_tier(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = CustomerTierForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "customer_tier_form", form)
-    return _act(
+        return invalid_form(ticket, "customer_tier_form", form)
+    return run_action(
         ticket,
         lambda: clocks.set_customer_tier(
             db.session, current_user, ticket, form.customer_tier.data, now=now(), rules=rules()

@@ -236,7 +236,7 @@ def attachment(ticket_id: int, attachment_id: int):
 # --- actions -------------------------------------------------------------------------------
 
 
-def _act(
+def run_action(
     ticket: Ticket, run: Callable[[], object], success: str, form_name: str | None = None, form: Any = None
 ):
     """Run one service call and answer: redirect on success, the page with the reason otherwise.
@@ -284,7 +284,7 @@ def _done(ticket: Ticket):
     return redirect_after_post(target)
 
 
-def _invalid(ticket: Ticket, form_name: str, form: Any):
+def invalid_form(ticket: Ticket, form_name: str, form: Any):
     return _render_ticket(ticket, 422, **{form_name: form})
 
 
@@ -292,8 +292,8 @@ def _invalid(ticket: Ticket, form_name: str, form: Any):
 def claim(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     if not ActionForm().validate_on_submit():
-        return _invalid(ticket, "action_form", ActionForm())
-    return _act(
+        return invalid_form(ticket, "action_form", ActionForm())
+    return run_action(
         ticket,
         lambda: tickets.claim(db.session, current_user, ticket, now=now(), rules=rules()),
         _("You own this ticket now."),
@@ -304,8 +304,8 @@ def claim(ticket_id: int):
 def acknowledge(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     if not ActionForm().validate_on_submit():
-        return _invalid(ticket, "action_form", ActionForm())
-    return _act(
+        return invalid_form(ticket, "action_form", ActionForm())
+    return run_action(
         ticket,
         lambda: tickets.acknowledge(db.session, current_user, ticket, now=now(), rules=rules()),
         _("The customer can see that their complaint was acknowledged."),
@@ -317,12 +317,12 @@ def reply(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = ReplyForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "reply_form", form)
+        return invalid_form(ticket, "reply_form", form)
     promise_due = from_local(form.promise_by.data) if form.promise_by.data else None
     if promise_due is not None and promise_due <= now():
         form.promise_by.errors = [_("Choose a time in the future.")]
-        return _invalid(ticket, "reply_form", form)
-    return _act(
+        return invalid_form(ticket, "reply_form", form)
+    return run_action(
         ticket,
         lambda: tickets.reply(
             db.session,
@@ -344,8 +344,8 @@ def note(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = NoteForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "note_form", form)
-    return _act(
+        return invalid_form(ticket, "note_form", form)
+    return run_action(
         ticket,
         lambda: tickets.add_note(db.session, current_user, ticket, form.body.data, now=now()),
         _("Internal note added."),
@@ -360,8 +360,8 @@ def recategorise(ticket_id: int):
     form = CategoryForm()
     form.category.choices = [(c.id, c.name) for c in queries.active_categories(db.session)]
     if not form.validate_on_submit():
-        return _invalid(ticket, "category_form", form)
-    return _act(
+        return invalid_form(ticket, "category_form", form)
+    return run_action(
         ticket,
         lambda: tickets.recategorise(
             db.session,
@@ -382,8 +382,8 @@ def reprioritise(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = PriorityForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "priority_form", form)
-    return _act(
+        return invalid_form(ticket, "priority_form", form)
+    return run_action(
         ticket,
         lambda: tickets.reprioritise(
             db.session,
@@ -405,8 +405,8 @@ def transfer(ticket_id: int):
     form = TransferForm()
     form.department.choices = [(d.id, d.name) for d in queries.departments(db.session)]
     if not form.validate_on_submit():
-        return _invalid(ticket, "transfer_form", form)
-    return _act(
+        return invalid_form(ticket, "transfer_form", form)
+    return run_action(
         ticket,
         lambda: tickets.transfer(
             db.session,
@@ -430,10 +430,10 @@ def resolve(ticket_id: int):
     form = ResolveForm()
     form.root_cause.choices = root_cause_choices()
     if not form.validate_on_submit():
-        return _invalid(ticket, "resolve_form", form)
+        return invalid_form(ticket, "resolve_form", form)
     if form.outcome.data == "compensation" and not form.amount.data:
         form.amount.errors = [_("Enter the amount of the refund or compensation.")]
-        return _invalid(ticket, "resolve_form", form)
+        return invalid_form(ticket, "resolve_form", form)
     proposal = resolutions.ProposalInput(
         summary=form.summary.data,
         customer_reply=form.customer_reply.data or form.summary.data,
@@ -456,7 +456,7 @@ def resolve(ticket_id: int):
             return _("Sent to a manager for approval. The customer sees nothing until it is approved.")
         return _("Resolved. The customer can see the outcome.")
 
-    return _act(ticket, run, "", "resolve_form", form)
+    return run_action(ticket, run, "", "resolve_form", form)
 
 
 @bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
@@ -464,8 +464,8 @@ def reopen(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = ReopenForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "reopen_form", form)
-    return _act(
+        return invalid_form(ticket, "reopen_form", form)
+    return run_action(
         ticket,
         lambda: tickets.reopen(
             db.session,
@@ -487,8 +487,8 @@ def close(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = CloseForm()
     if not form.validate_on_submit():
-        return _invalid(ticket, "close_form", form)
-    return _act(
+        return invalid_form(ticket, "close_form", form)
+    return run_action(
         ticket,
         lambda: tickets.close(
             db.session, current_user, ticket, now=now(), expected_version=form.expected_version()
