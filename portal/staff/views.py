@@ -277,8 +277,15 @@ def _answer_refusal(ticket: Ticket, status: int, forms: dict[str, Any]):
 
 def _done(ticket: Ticket):
     if is_htmx() and request.headers.get("HX-Target") == f"ticket-row-{ticket.id}":
+        # The row in place, plus the flash and the tab counts out of band.
         return render_template(
-            "staff/_queue_row.html", ticket=ticket, action_form=ActionForm(), now=now(), oob_flash=True
+            "staff/_queue_row.html",
+            ticket=ticket,
+            action_form=ActionForm(),
+            now=now(),
+            oob_flash=True,
+            oob_counts=True,
+            counts=queries.queue_counts(db.session, current_user),
         )
     target = safe_next(request.form.get("next")) or url_for("staff.ticket", ticket_id=ticket.id)
     return redirect_after_post(target)

@@ -459,6 +459,9 @@ def test_claiming_from_the_queue_with_htmx_returns_the_row_and_an_out_of_band_fl
     assert flash and 'hx-swap-oob="true"' in flash.group(0)
     assert "You own this ticket now." in body
     assert fresh(ticket.id).owner_id == org.users["resp_a1"].id
+    # The tab counts follow out of band: one more of mine, one fewer unassigned.
+    counts = dict(re.findall(r'<span class="count" id="count-(\w+)" hx-swap-oob="true">(\d+)</span>', body))
+    assert counts == {"all": "1", "mine": "1", "unassigned": "0", "department": "1"}
 
 
 def test_the_queue_answers_an_htmx_swap_with_its_rows_only_and_varies_on_hx_request(
