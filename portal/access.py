@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NoReturn
 
-from flask import abort, current_app, g, request
-from flask_login import current_user
+from flask import abort, current_app, flash, g, request, session
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
 
 from portal.domain.errors import NotPermitted
 from portal.domain.permissions import Role, is_staff
@@ -47,8 +48,23 @@ def deny(action: str, target: str, status: int = 404) -> NoReturn:
     abort(status)
 
 
+def _idle_too_long() -> bool:
+    """ASVS 3.3.2: a staff session left idle for SESSION_IDLE_MINUTES is over."""
+    seen = session.get("last_seen")
+    current = int(now().timestamp())
+    limit = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    if seen is not None and current - int(seen) > limit:
+        return True
+    session["last_seen"] = current
+    return False
+
+
 def require_login_then(role_check: str) -> None:
     """Blueprint guard: anonymous GETs go to the sign-in page, other methods get 401."""
+    if current_user.is_authenticated and _idle_too_long():
+        logout_user()
+        session.clear()
+        flash(_("You were signed out after a period of inactivity. Please sign in again."), "info")
     if not current_user.is_authenticated:
         if request.method in ("GET", "HEAD"):
             abort(login_manager.unauthorized())
