@@ -29,7 +29,7 @@ from tests.factories import T0, Org, make_ticket
 
 ROW = re.compile(r'id="ticket-row-(\d+)"')
 NEXT = re.compile(r'<a href="([^"]+)"[^>]*rel="next"')
-TAB_COUNT = re.compile(r'href="[^"]*[?&;]scope=(\w+)[^"]*"[^>]*>[^<]*<span class="count">(\d+)</span>')
+TAB_COUNT = re.compile(r'href="[^"]*[?&;]scope=(\w+)[^"]*"[^>]*>[^<]*<span class="count"[^>]*>(\d+)</span>')
 
 
 @dataclass

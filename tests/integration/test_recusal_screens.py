@@ -36,7 +36,7 @@ from tests.factories import Org, make_ticket
 
 CUSTOMER = "Ingrid Vasquez-Holm"
 WORD = "periwinkle-ocelot"
-TAB_COUNT = re.compile(r'href="[^"]*[?&;]scope=(\w+)[^"]*"[^>]*>[^<]*<span class="count">(\d+)</span>')
+TAB_COUNT = re.compile(r'href="[^"]*[?&;]scope=(\w+)[^"]*"[^>]*>[^<]*<span class="count"[^>]*>(\d+)</span>')
 
 # --- helpers -----------------------------------------------------------------------------------
 
