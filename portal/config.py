@@ -60,6 +60,15 @@ class Config:
     FEEDBACK_WINDOW_DAYS = _int("FEEDBACK_WINDOW_DAYS", 7)
     CALLBACK_WITHIN_HOURS = _int("CALLBACK_WITHIN_HOURS", 24)  # R17
     SWEEP_INTERVAL_SECONDS = _int("SWEEP_INTERVAL_SECONDS", 60)
+    # R18: the share of a quarter's resolved complaints drawn for a spot check.
+    SPOT_CHECK_PERCENT = _int("SPOT_CHECK_PERCENT", 20)
+    # R22: early warnings on the dashboard (administrators can change them at run time).
+    WARN_REPEAT_COMPLAINTS = _int("WARN_REPEAT_COMPLAINTS", 3)
+    WARN_REPEAT_DAYS = _int("WARN_REPEAT_DAYS", 30)
+    WARN_SPIKE_FACTOR = float(os.environ.get("WARN_SPIKE_FACTOR", "2"))
+    WARN_SPIKE_WEEKS = _int("WARN_SPIKE_WEEKS", 8)
+    WARN_SPIKE_MIN_COUNT = _int("WARN_SPIKE_MIN_COUNT", 3)
+    WARN_PROMISE_HOURS = _int("WARN_PROMISE_HOURS", 2)
 
     QUEUE_PAGE_SIZE = _int("QUEUE_PAGE_SIZE", 50)
 

@@ -159,6 +159,11 @@ class Ticket(db.Model):
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     customer_feedback: Mapped[str | None] = mapped_column(Text)
     customer_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first written answer to the customer (a reply, a promise or the outcome): the
+    # dashboard's "time to first response" (R13, R21), kept here so reports need no event scan.
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # R16: how often the case was reopened because it was not done for the customer.
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # R21: why it happened, recorded with the resolution that takes effect.
     root_cause_id: Mapped[int | None] = mapped_column(ForeignKey("root_cause.id"))
     # The customer's language when filing: their notifications are written in it (R13).
@@ -189,6 +194,8 @@ class Ticket(db.Model):
         Index("ix_ticket_status_resolve_due", "status", "resolve_due_at"),
         Index("ix_ticket_status_resolved_at", "status", "resolved_at"),
         Index("ix_ticket_promise_due", "promise_due_at"),
+        # Reports (R21) select by when a case was resolved, whatever its status is now.
+        Index("ix_ticket_resolved_at", "resolved_at"),
     )
 
 
@@ -232,6 +239,77 @@ class RootCause(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+improvement_action_ticket = db.Table(
+    "improvement_action_ticket",
+    db.Column("action_id", ForeignKey("improvement_action.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("ticket_id", ForeignKey("ticket.id"), primary_key=True, index=True),
+)
+
+
+class ImprovementAction(db.Model):
+    """R21: a change made because of a pattern in complaints, and a review of whether it worked."""
+
+    __tablename__ = "improvement_action"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    root_cause_id: Mapped[int | None] = mapped_column(ForeignKey("root_cause.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    effect_review: Mapped[str | None] = mapped_column(Text)
+    effective: Mapped[bool | None] = mapped_column(Boolean)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    department: Mapped[Department] = relationship()
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    root_cause: Mapped[RootCause | None] = relationship()
+    category: Mapped[Category | None] = relationship()
+
+
+class SpotCheck(db.Model):
+    """R18: one quarter's random re-check of resolved complaints, reproducible from its seed."""
+
+    __tablename__ = "spot_check"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quarter: Mapped[str] = mapped_column(String(7), unique=True)  # "2026-Q3": one draw a quarter
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    percent: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[str] = mapped_column(String(64))
+    population_size: Mapped[int] = mapped_column(Integer)
+    # SHA-256 of the population's ticket ids: a later re-draw can prove it saw the same set.
+    population_digest: Mapped[str] = mapped_column(String(64))
+    drawn_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    drawn_by: Mapped[User] = relationship()
+
+
+class SpotCheckItem(db.Model):
+    """One sampled complaint: who re-checks it and what they found (R18)."""
+
+    __tablename__ = "spot_check_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spot_check_id: Mapped[int] = mapped_column(ForeignKey("spot_check.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recontacted: Mapped[bool | None] = mapped_column(Boolean)
+    outcome_held: Mapped[bool | None] = mapped_column(Boolean)
+    findings: Mapped[str | None] = mapped_column(Text)
+    spot_check: Mapped[SpotCheck] = relationship()
+    ticket: Mapped[Ticket] = relationship()
+    reviewer: Mapped[User | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("spot_check_id", "ticket_id", name="uq_spot_check_item_ticket"),)
 
 
 class Notification(db.Model):
@@ -285,6 +363,8 @@ class Escalation(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     notified: Mapped[str | None] = mapped_column(Text)  # names of the people now handling it
     actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("ix_escalation_at", "at"),)
 
 
 class Promise(db.Model):
@@ -343,7 +423,10 @@ class Callback(db.Model):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # "coming due" sent once
     ticket: Mapped[Ticket] = relationship()
 
-    __table_args__ = (Index("ix_callback_owner_open_due", "owner_id", "completed_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_callback_owner_open_due", "owner_id", "completed_at", "due_at"),
+        Index("ix_callback_due", "due_at"),  # the monthly callback summary (R17)
+    )
 
 
 class CooperationReport(db.Model):

@@ -90,6 +90,7 @@ EVENT_LABELS = {
     "callback_recorded": _l("Callback recorded"),
     "callback_rescheduled": _l("Callback rescheduled"),
     "deadline_breached": _l("Deadline passed at the manager tier"),
+    "spot_checked": _l("Re-checked in a spot check"),
 }
 
 
@@ -124,6 +125,13 @@ ESCALATION_CAUSES = {
     "sent_back": _l("sent back down"),
 }
 
+
+ACTION_STATUS_LABELS = {
+    "planned": _l("Planned"),
+    "in_progress": _l("In progress"),
+    "done": _l("Done"),
+    "dropped": _l("Dropped"),
+}
 
 PROPOSAL_STATUS = {
     "pending": _l("waiting for approval"),
@@ -247,6 +255,7 @@ def register(app: Flask) -> None:
         APPROVAL_REASON_LABELS=APPROVAL_REASON_LABELS,
         ESCALATION_CAUSES=ESCALATION_CAUSES,
         PROPOSAL_STATUS=PROPOSAL_STATUS,
+        ACTION_STATUS_LABELS=ACTION_STATUS_LABELS,
         label=label,
         STATUS_LABELS=STATUS_LABELS,
         CUSTOMER_STATUS=CUSTOMER_STATUS,

@@ -68,6 +68,51 @@ class SettingsForm(FlaskForm):
         _l("Call the customer back within (hours after resolution)"),
         validators=[DataRequired(), NumberRange(min=1, max=240)],
     )
+    spot_check_percent = IntegerField(
+        _l("Spot checks draw this share of a quarter's resolved complaints (%)"),
+        validators=[DataRequired(), NumberRange(min=1, max=100)],
+    )
+    warn_repeat_complaints = IntegerField(
+        _l("Warn about a customer with at least this many complaints"),
+        validators=[DataRequired(), NumberRange(min=2, max=100)],
+    )
+    warn_repeat_days = IntegerField(
+        _l("… within this many days"), validators=[DataRequired(), NumberRange(min=1, max=365)]
+    )
+    warn_spike_factor = DecimalField(
+        _l("Warn when a category's last 7 days exceed its weekly average by this factor"),
+        places=1,
+        validators=[DataRequired(), NumberRange(min=1, max=20)],
+    )
+    warn_spike_weeks = IntegerField(
+        _l("… averaged over this many weeks before"), validators=[DataRequired(), NumberRange(min=1, max=52)]
+    )
+    warn_spike_min_count = IntegerField(
+        _l("… and only from this many complaints a week"),
+        validators=[DataRequired(), NumberRange(min=1, max=1000)],
+    )
+    warn_promise_hours = IntegerField(
+        _l("Warn about promised updates due within (hours)"),
+        validators=[DataRequired(), NumberRange(min=1, max=72)],
+    )
+
+
+# Settings whose form field holds the stored value as it is (the threshold needs converting).
+PLAIN_SETTINGS = (
+    "feedback_window_days",
+    "callback_within_hours",
+    "spot_check_percent",
+    "warn_repeat_complaints",
+    "warn_repeat_days",
+    "warn_spike_weeks",
+    "warn_spike_min_count",
+    "warn_promise_hours",
+)
+
+
+class RootCauseForm(FlaskForm):
+    name = StringField(_l("Name"), filters=[strip], validators=[DataRequired(), Length(max=100)])
+    active = BooleanField(_l("Offered when a complaint is resolved"), default=True)
 
 
 class ServiceTargetForm(FlaskForm):

@@ -14,15 +14,26 @@ from sqlalchemy import func, select
 from portal import queries
 from portal.admin import bp
 from portal.admin.forms import (
+    PLAIN_SETTINGS,
     CategoryForm,
     ClosureDayForm,
     DepartmentForm,
+    RootCauseForm,
     ServiceTargetForm,
     SettingsForm,
     UserForm,
 )
 from portal.extensions import db
-from portal.models import Category, ClosureDay, Department, Notification, ServiceTarget, User, utcnow
+from portal.models import (
+    Category,
+    ClosureDay,
+    Department,
+    Notification,
+    RootCause,
+    ServiceTarget,
+    User,
+    utcnow,
+)
 from portal.notifications import dispatch
 from portal.services import admin as admin_service
 from portal.services import settings as settings_service
@@ -146,6 +157,35 @@ def edit_category(category_id: int | None = None):
     return render_template("admin/category_form.html", form=form, category=category), status
 
 
+@bp.route("/root-causes")
+def root_causes():
+    rows = db.session.scalars(select(RootCause).order_by(RootCause.active.desc(), RootCause.name)).all()
+    return render_template("admin/root_causes.html", root_causes=rows)
+
+
+@bp.route("/root-causes/new", methods=["GET", "POST"])
+@bp.route("/root-causes/<int:root_cause_id>", methods=["GET", "POST"])
+def edit_root_cause(root_cause_id: int | None = None):
+    """R21: the managed list of causes a resolution records (retired ones stay in old reports)."""
+    cause = db.session.get(RootCause, root_cause_id) if root_cause_id is not None else None
+    if root_cause_id is not None and cause is None:
+        abort(404)
+    form = RootCauseForm()
+    if request.method == "GET" and cause is not None:
+        form.name.data, form.active.data = cause.name, cause.active
+    if form.validate_on_submit():
+        try:
+            admin_service.save_root_cause(db.session, cause, form.name.data, form.active.data)
+        except admin_service.DuplicateName:
+            db.session.rollback()
+            form.name.errors.append(_("Another root cause already has this name."))
+        else:
+            flash(_("Root cause saved."), "success")
+            return redirect(url_for("admin.root_causes"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/root_cause_form.html", form=form, root_cause=cause), status
+
+
 # --- service settings: thresholds, calendar, targets, closures -----------------------------
 
 
@@ -161,8 +201,8 @@ def _settings_page(
             formdata=None,
             holiday_country=values["holiday_country"],
             approval_threshold=Decimal(values["approval_threshold_minor"]) / 100,
-            feedback_window_days=values["feedback_window_days"],
-            callback_within_hours=values["callback_within_hours"],
+            warn_spike_factor=Decimal(str(values["warn_spike_factor"])),
+            **{key: values[key] for key in PLAIN_SETTINGS},
         )
     settings_form.holiday_country.choices = _country_choices()
     target_form = target_form or ServiceTargetForm(formdata=None)
@@ -202,8 +242,8 @@ def save_settings():
         {
             "holiday_country": form.holiday_country.data,
             "approval_threshold_minor": int(form.approval_threshold.data * 100),
-            "feedback_window_days": form.feedback_window_days.data,
-            "callback_within_hours": form.callback_within_hours.data,
+            "warn_spike_factor": float(form.warn_spike_factor.data),
+            **{key: form[key].data for key in PLAIN_SETTINGS},
         },
     )
     flash(_("Settings saved."), "success")

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from portal.domain import workflow
+from portal.domain.errors import NotPermitted
 from portal.domain.workflow import Action
 
 
@@ -143,3 +144,23 @@ def can_act(actor: ActorLike, action: Action, ticket: TicketLike) -> bool:
 def available_actions(actor: ActorLike, ticket: TicketLike) -> frozenset[Action]:
     """Return every action the actor could take on the ticket now (for showing buttons)."""
     return frozenset(a for a in Action if can_act(actor, a, ticket))
+
+
+def report_department(actor: ActorLike, requested: int | None) -> int | None:
+    """Which department's figures the actor may see (R20); None means the whole organisation.
+
+    Managers see every department or the one they pick; a lead sees only their own department,
+    and asking for another is refused rather than quietly answered with their own.
+    """
+    if actor.role == Role.MANAGER:
+        return requested
+    if actor.role == Role.LEAD:
+        if requested is not None and requested != actor.department_id:
+            raise NotPermitted("a lead sees only their own department's figures")
+        return actor.department_id
+    raise NotPermitted("reports are for leads and managers")
+
+
+def can_manage_improvements(actor: ActorLike, department_id: int) -> bool:
+    """R21: managers steer every improvement action; a lead those of their own department."""
+    return actor.role == Role.MANAGER or (actor.role == Role.LEAD and actor.department_id == department_id)

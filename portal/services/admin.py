@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.errors import DomainError
 from portal.domain.permissions import Role
-from portal.models import Category, ClosureDay, Department, ServiceTarget, User
+from portal.models import Category, ClosureDay, Department, RootCause, ServiceTarget, User
 
 
 class DuplicateName(DomainError):
@@ -100,6 +100,20 @@ def save_category(
     category.active = active
     session.commit()
     return category
+
+
+def save_root_cause(session: Session, cause: RootCause | None, name: str, active: bool) -> RootCause:
+    """R21: a cause is retired, never deleted, so past resolutions keep their cause in reports."""
+    clash = session.scalars(select(RootCause).where(RootCause.name == name)).first()
+    if clash is not None and (cause is None or clash.id != cause.id):
+        raise DuplicateName("name")
+    if cause is None:
+        cause = RootCause()
+        session.add(cause)
+    cause.name = name
+    cause.active = active
+    session.commit()
+    return cause
 
 
 def save_service_target(

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.domain.reporting import WarningThresholds
 from portal.domain.sla import SlaPolicy
 from portal.models import ClosureDay, ServiceTarget, Setting
 from portal.services.business_calendar import calendar_for
@@ -25,6 +26,13 @@ SETTINGS: dict[str, tuple[str, type]] = {
     "approval_threshold_minor": ("APPROVAL_THRESHOLD_MINOR", int),
     "feedback_window_days": ("FEEDBACK_WINDOW_DAYS", int),
     "callback_within_hours": ("CALLBACK_WITHIN_HOURS", int),
+    "spot_check_percent": ("SPOT_CHECK_PERCENT", int),
+    "warn_repeat_complaints": ("WARN_REPEAT_COMPLAINTS", int),
+    "warn_repeat_days": ("WARN_REPEAT_DAYS", int),
+    "warn_spike_factor": ("WARN_SPIKE_FACTOR", float),
+    "warn_spike_weeks": ("WARN_SPIKE_WEEKS", int),
+    "warn_spike_min_count": ("WARN_SPIKE_MIN_COUNT", int),
+    "warn_promise_hours": ("WARN_PROMISE_HOURS", int),
 }
 
 
@@ -47,6 +55,19 @@ def save_settings(session: Session, values: Mapping[str, Any]) -> None:
         else:
             row.value = str(value)
     session.commit()
+
+
+def warning_thresholds(session: Session, config: Mapping[str, Any]) -> WarningThresholds:
+    """R22's thresholds as configured now."""
+    values = current_settings(session, config)
+    return WarningThresholds(
+        repeat_complaints=values["warn_repeat_complaints"],
+        repeat_days=values["warn_repeat_days"],
+        spike_factor=values["warn_spike_factor"],
+        spike_weeks=values["warn_spike_weeks"],
+        spike_min_count=values["warn_spike_min_count"],
+        promise_hours=values["warn_promise_hours"],
+    )
 
 
 def load_rules(session: Session, config: Mapping[str, Any], now: datetime) -> Rules:

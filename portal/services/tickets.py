@@ -292,6 +292,10 @@ def check_version(ticket: Ticket, expected_version: int | None) -> None:
         raise Conflict("the ticket changed since you opened it")
 
 
+# What counts as answering the customer in writing (R13): not a claim or an acknowledgement.
+FIRST_RESPONSE_KINDS = frozenset({"reply", "promised", "resolved"})
+
+
 def record_event(
     session: Session,
     ticket: Ticket,
@@ -306,6 +310,8 @@ def record_event(
     system: bool = False,
 ) -> TicketEvent:
     """Append one line to the ticket's history; with no actor it is the customer's or the system's."""
+    if actor is not None and public and kind in FIRST_RESPONSE_KINDS and ticket.first_response_at is None:
+        ticket.first_response_at = now  # R21: reported as "time to first response"
     event = TicketEvent(
         ticket_id=ticket.id,
         at=now,
@@ -549,6 +555,7 @@ def resume_clock(
 def restart_resolution_clock(ticket: Ticket, now: datetime, rules: Rules) -> None:
     """R16: a reopened case gets a fresh resolution clock from the moment it reopens."""
     policy = rules.policy_for(ticket.category_id, ticket.customer_tier)
+    ticket.reopen_count = (ticket.reopen_count or 0) + 1  # R16, counted for the reopen rate (R21)
     ticket.resolved_at = None
     ticket.resolve_breached_at = None
     ticket.extended_at = None

@@ -1,0 +1,135 @@
+"""The dashboard (R17, R18, R21, R22): figures for a period, as charts, tables, CSV and print.
+
+A lead sees their own department's figures only; a manager the whole organisation or one
+department (`permissions.report_department`). Aggregates count every case in that scope; the
+warnings that name customers or cases list only what the viewer may open.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, current_app, g, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal import queries
+from portal.access import deny, now
+from portal.domain import permissions, reporting
+from portal.domain.errors import NotPermitted
+from portal.domain.permissions import Role
+from portal.domain.reporting import Period, PeriodError
+from portal.extensions import db
+from portal.manage import bp
+from portal.manage.forms import DashboardFilterForm
+from portal.manage.report_tables import BUILDERS, all_tables, to_csv
+from portal.services import audit, improvements, reports
+from portal.services import settings as settings_service
+
+
+def today() -> date:
+    return now().astimezone(ZoneInfo(current_app.config["ORG_TIMEZONE"])).date()
+
+
+PRESETS = ("30d", "month", "last_month", "quarter", "last_quarter")
+
+
+def period_for(preset: str | None, start: date | None, end: date | None, day: date) -> Period:
+    """Dates typed in win; otherwise the preset's days (the last 30 by default)."""
+    if start or end:
+        if not start or not end:
+            raise PeriodError("both dates are needed")
+        return Period(start, end)
+    if preset == "month":
+        return Period(day.replace(day=1), day)
+    if preset == "last_month":
+        return reporting.previous_month(day)
+    year, quarter = reporting.quarter_of(day)
+    if preset == "quarter":
+        return Period(reporting.quarter_period(year, quarter).start, day)
+    if preset == "last_quarter":
+        return reporting.quarter_period(*reporting.recent_quarters(day, 2)[1])
+    return reporting.last_days(day, 30)
+
+
+def _filter_form() -> DashboardFilterForm:
+    form = DashboardFilterForm(request.args)
+    departments = queries.departments(db.session)
+    if current_user.role == Role.MANAGER:
+        form.department.choices = [(0, _("All departments")), *((d.id, d.name) for d in departments)]
+    else:
+        form.department.choices = [(d.id, d.name) for d in departments if d.id == current_user.department_id]
+    return form
+
+
+def _board() -> tuple[DashboardFilterForm, reports.Dashboard | None, str | None]:
+    """Parse the filter, check the scope, count the figures."""
+    form = _filter_form()
+    requested = request.args.get("department", type=int) or None
+    try:
+        department_id = permissions.report_department(current_user, requested)
+    except NotPermitted:
+        deny("report_denied", f"dashboard:department:{requested}", status=403)
+    if not form.validate() or form.kind.data not in reports.KINDS:
+        return form, None, _("Please check the filter: a date is not valid.")
+    try:
+        period = period_for(request.args.get("preset"), form.start.data, form.end.data, today())
+    except PeriodError:
+        return form, None, _("Choose a start date on or before the end date, at most a year apart.")
+    config = current_app.config
+    scope = reports.ReportScope(department_id=department_id, kind=form.kind.data)
+    board = reports.dashboard(
+        db.session,
+        current_user,
+        scope,
+        period,
+        now=now(),
+        timezone=config["ORG_TIMEZONE"],
+        ack_hours=config["ACKNOWLEDGE_WITHIN_HOURS"],
+        thresholds=settings_service.warning_thresholds(db.session, config),
+    )
+    return form, board, None
+
+
+@bp.route("/dashboard")
+def dashboard():
+    form, board, problem = _board()
+    if board is None:
+        return render_template("manage/dashboard.html", form=form, board=None, problem=problem), 422
+    department = dict(form.department.choices).get(board.scope.department_id or 0)  # type: ignore[arg-type]
+    return render_template(
+        "manage/dashboard.html",
+        form=form,
+        board=board,
+        tables=all_tables(board),
+        scope_name=department or _("All departments"),
+        actions=improvements.counts_by_status(db.session, board.scope.department_id),
+        query=request.args.to_dict(),
+        now=now(),
+    )
+
+
+@bp.route("/dashboard/<table>.csv")
+def dashboard_csv(table: str):
+    if table not in BUILDERS:
+        abort(404)
+    _form, board, _problem = _board()
+    if board is None:
+        abort(422)
+    audit.record(
+        db.session,
+        action="report_exported",
+        outcome="ok",
+        now=now(),
+        actor_id=current_user.id,
+        target=f"dashboard:{table}:{board.scope.department_id or 'all'}",
+        request_id=g.get("request_id"),
+        ip=request.remote_addr,
+    )
+    name = f"{table}-{board.period.start.isoformat()}-{board.period.end.isoformat()}.csv"
+    return Response(
+        to_csv(BUILDERS[table](board)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
