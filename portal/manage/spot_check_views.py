@@ -151,9 +151,9 @@ def _item_or_404(item_id: int) -> SpotCheckItem:
 
 @bp.route("/spot-checks/items/<int:item_id>/reviewer", methods=["POST"])
 def assign_spot_check_reviewer(item_id: int):
-    if current_user.role != Role.MANAGER:
-        deny("access_denied", f"spot-check-item:{item_id}:assign", status=403)
     item = _item_or_404(item_id)
+    if current_user.role != Role.MANAGER:
+        deny("action_denied", f"spot-check-item:{item_id}:assign", status=403)
     form = ReviewerForm(prefix=f"r{item.id}")
     form.reviewer.choices = [(u.id, u.name) for u in spot_checks.reviewer_candidates(db.session, item.ticket)]
     if not form.validate_on_submit():

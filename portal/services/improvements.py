@@ -220,5 +220,5 @@ def counts_by_status(session: Session, department_id: int | None) -> dict[str, i
     query = select(ImprovementAction.status, func.count()).group_by(ImprovementAction.status)
     if department_id is not None:
         query = query.where(ImprovementAction.department_id == department_id)
-    found = dict(session.execute(query).tuples().all())
+    found = dict(session.execute(query).all())
     return {s.value: found.get(s.value, 0) for s in ActionStatus}

@@ -240,7 +240,8 @@ def seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[flo
     """end − start in seconds, computed by the database."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(ColumnElement[float], extract("epoch", end - start))
-    return (func.julianday(end) - func.julianday(start)) * 86400.0
+    # julianday() is a float of days: round away its last digits (86400.00003 s is a day).
+    return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
 
 
 def local_day(session: Session, column: Any, timezone: str, at: datetime) -> ColumnElement[Any]:
@@ -342,9 +343,9 @@ class _Names:
     """Names of the small lookup tables, each read once per dashboard."""
 
     def __init__(self, session: Session) -> None:
-        self.departments = dict(session.execute(select(Department.id, Department.name)).tuples().all())
-        self.categories = dict(session.execute(select(Category.id, Category.name)).tuples().all())
-        self.root_causes = dict(session.execute(select(RootCause.id, RootCause.name)).tuples().all())
+        self.departments = dict(session.execute(select(Department.id, Department.name)).all())
+        self.categories = dict(session.execute(select(Category.id, Category.name)).all())
+        self.root_causes = dict(session.execute(select(RootCause.id, RootCause.name)).all())
         self._session = session
         self._users: dict[int, str] = {}
 
@@ -352,7 +353,7 @@ class _Names:
         wanted = {i for i in ids if i is not None} - self._users.keys()
         if wanted:
             rows = self._session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
-            self._users.update(rows.tuples().all())
+            self._users.update(rows.all())
         return self._users
 
 

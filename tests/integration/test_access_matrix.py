@@ -30,9 +30,13 @@ from portal.models import (
     AuditLog,
     Callback,
     ClosureDay,
+    ImprovementAction,
     Notification,
     ResolutionProposal,
+    RootCause,
     ServiceTarget,
+    SpotCheck,
+    SpotCheckItem,
     Ticket,
     TicketEvent,
     User,
@@ -108,6 +112,7 @@ def ticket_area(method: str, visible: Outcome, steer: Outcome | None = None) -> 
 
 
 T = "/staff/tickets/<int:ticket_id>"
+LEADS_AND_MANAGERS: Policy = signed_in(LOGIN, 403, 403) | {"lead_a": 200, "mgr_1": 200}
 # Routes about one object of a ticket: called once per ticket kind, like the ticket routes.
 OBJECT_PARAMS = ("<int:ticket_id>", "<int:callback_id>", "<int:proposal_id>")
 
@@ -184,6 +189,33 @@ POLICY: dict[tuple[str, str], Policy] = {
     | {"mgr_1": dict.fromkeys(TICKETS, 303)},
     ("POST", "/manage/proposals/<int:proposal_id>/reject"): signed_in(401, 403, 403)
     | {"mgr_1": dict.fromkeys(TICKETS, 422)},
+    # The dashboard and its CSV exports (R21, R22): leads (their department) and managers.
+    ("GET", "/manage/dashboard"): LEADS_AND_MANAGERS,
+    ("GET", "/manage/dashboard/<table>.csv"): LEADS_AND_MANAGERS,
+    # Spot checks (R18): managers draw and assign; the assigned reviewer (mgr_1 here) records.
+    # lead_a has no re-check in the run's spot check, so its page is not found for them.
+    ("GET", "/manage/spot-checks"): LEADS_AND_MANAGERS,
+    ("POST", "/manage/spot-checks"): signed_in(401, 403, 403) | {"lead_a": 403, "mgr_1": 422},
+    ("GET", "/manage/spot-checks/<int:spot_check_id>"): signed_in(LOGIN, 403, 403)
+    | {"lead_a": 404, "mgr_1": 200},
+    ("POST", "/manage/spot-checks/items/<int:item_id>/reviewer"): signed_in(401, 403, 403)
+    | {"lead_a": 403, "mgr_1": 422},
+    ("POST", "/manage/spot-checks/items/<int:item_id>/review"): signed_in(401, 403, 403)
+    | {"lead_a": 403, "mgr_1": 422},
+    # Improvement actions (R21); the run's action belongs to department A. Posted empty.
+    ("GET", "/manage/improvements"): LEADS_AND_MANAGERS,
+    ("GET", "/manage/improvements/new"): LEADS_AND_MANAGERS,
+    ("POST", "/manage/improvements/new"): signed_in(401, 403, 403) | {"lead_a": 422, "mgr_1": 422},
+    ("GET", "/manage/improvements/<int:action_id>"): LEADS_AND_MANAGERS,
+    ("POST", "/manage/improvements/<int:action_id>"): signed_in(401, 403, 403)
+    | {"lead_a": 422, "mgr_1": 422},
+    ("POST", "/manage/improvements/<int:action_id>/tickets"): signed_in(401, 403, 403)
+    | {"lead_a": 422, "mgr_1": 422},
+    ("POST", "/manage/improvements/<int:action_id>/review"): signed_in(401, 403, 403)
+    | {"lead_a": 422, "mgr_1": 422},
+    # Unlinking names a ticket: one the lead may not see is not found (F2).
+    ("POST", "/manage/improvements/<int:action_id>/tickets/<int:ticket_id>/unlink"): signed_in(401, 403, 403)
+    | {"lead_a": {"A": 303, "B": 404, "S": 303}, "mgr_1": dict.fromkeys(TICKETS, 303)},
     # Administration: configuration only, for administrators only.
     ("GET", "/admin/"): admin_area("GET", ADMIN_HOME),
     ("GET", "/admin/users"): admin_area("GET", 200),
@@ -201,6 +233,11 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("POST", "/admin/categories/new"): admin_area("POST", 422),
     ("GET", "/admin/categories/<int:category_id>"): admin_area("GET", 200),
     ("POST", "/admin/categories/<int:category_id>"): admin_area("POST", 422),
+    ("GET", "/admin/root-causes"): admin_area("GET", 200),
+    ("GET", "/admin/root-causes/new"): admin_area("GET", 200),
+    ("POST", "/admin/root-causes/new"): admin_area("POST", 422),
+    ("GET", "/admin/root-causes/<int:root_cause_id>"): admin_area("GET", 200),
+    ("POST", "/admin/root-causes/<int:root_cause_id>"): admin_area("POST", 422),
     ("GET", "/admin/settings"): admin_area("GET", 200),
     ("POST", "/admin/settings"): admin_area("POST", 422),
     ("POST", "/admin/settings/targets"): admin_area("POST", 422),
@@ -370,7 +407,10 @@ def expected_denial(persona: str, rule: str, status: int) -> str | None:
         return None
     if not rule.startswith(("/staff", "/admin", "/manage")):
         return None
-    if status == 403 and persona in STAFF and rule.startswith(("/staff/tickets/", "/staff/callbacks/")):
+    object_action = rule.startswith(("/staff/tickets/", "/staff/callbacks/")) or (
+        rule.startswith("/manage/spot-checks/items/") and persona in ("lead_a", "mgr_1")  # past the guard
+    )
+    if status == 403 and persona in STAFF and object_action:
         return "action_denied"  # a ticket they see, an action they may not take
     return "access_denied"
 
@@ -415,7 +455,32 @@ def test_each_route_answers_each_persona_as_the_policy_table_says(
         attempts=1,
         next_attempt_at=T0,
     )
-    db.session.add_all([target, closure, failed_mail])
+    cause = RootCause(name="Manufacturing defect")
+    action = ImprovementAction(
+        title="Check the kettle batch",
+        department_id=org.departments["A"].id,
+        owner_id=org.users["resp_a1"].id,
+        due_on=date(2026, 12, 31),
+        created_by_id=org.users["lead_a"].id,
+        created_at=T0,
+    )
+    check = SpotCheck(
+        quarter="2026-Q4",
+        period_start=T0,
+        period_end=T0 + timedelta(days=30),
+        percent=20,
+        seed="matrix",
+        population_size=1,
+        population_digest="0" * 64,
+        drawn_by_id=org.users["mgr_1"].id,
+        drawn_at=T0,
+    )
+    db.session.add_all([target, closure, failed_mail, cause, action, check])
+    db.session.flush()
+    item = SpotCheckItem(
+        spot_check_id=check.id, ticket_id=standing["A"].id, reviewer_id=org.users["mgr_1"].id
+    )
+    db.session.add(item)
     db.session.commit()
     client = app.test_client() if persona == "anonymous" else login_as(persona)
     actor_id = None if persona == "anonymous" else org.users[persona].id
@@ -429,6 +494,11 @@ def test_each_route_answers_each_persona_as_the_policy_table_says(
         "user_id": org.users["resp_a1"].id,
         "department_id": org.departments["A"].id,
         "category_id": org.categories["A"].id,
+        "table": "summary",
+        "spot_check_id": check.id,
+        "item_id": item.id,
+        "action_id": action.id,
+        "root_cause_id": cause.id,
     }
     problems: list[str] = [f"route without a policy entry: {key}" for key in unknown]
     # Signing out ends the session, so it goes last.

@@ -11,6 +11,7 @@ import itertools
 import pytest
 
 from portal.domain import permissions, workflow
+from portal.domain.errors import NotPermitted
 from portal.domain.permissions import Actor, Role, TicketFacts
 from portal.domain.workflow import Action, Status
 
@@ -286,3 +287,46 @@ def test_a_manager_may_sign_only_while_a_proposal_waits_r12() -> None:
     assert not permissions.can_act(manager, Action.RESOLVE, waiting)
     in_progress = ticket("same-dept-owned-by-colleague", Status.IN_PROGRESS)
     assert not permissions.can_act(manager, Action.APPROVE, in_progress)
+
+
+# --- reports and improvement actions (R20, R21) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "requested", "scope"),
+    [
+        pytest.param(Actor(1, "manager", 2), None, None, id="a-manager-sees-everything"),
+        pytest.param(Actor(1, "manager", 2), 5, 5, id="a-manager-may-narrow-to-a-department"),
+        pytest.param(Actor(2, "lead", 3), None, 3, id="a-lead-sees-their-department"),
+        pytest.param(Actor(2, "lead", 3), 3, 3, id="a-lead-asking-for-their-own"),
+    ],
+)
+def test_report_department(actor: Actor, requested: int | None, scope: int | None) -> None:
+    assert permissions.report_department(actor, requested) == scope
+
+
+@pytest.mark.parametrize(
+    ("actor", "requested"),
+    [
+        pytest.param(Actor(2, "lead", 3), 4, id="a-lead-asking-for-another-department"),
+        pytest.param(Actor(3, "responder", 3), None, id="a-responder"),
+        pytest.param(Actor(4, "admin", 3), None, id="an-administrator-reads-no-complaint-figures"),
+    ],
+)
+def test_report_department_refusals(actor: Actor, requested: int | None) -> None:
+    with pytest.raises(NotPermitted):
+        permissions.report_department(actor, requested)
+
+
+@pytest.mark.parametrize(
+    ("actor", "department", "allowed"),
+    [
+        (Actor(1, "manager", 2), 7, True),
+        (Actor(2, "lead", 3), 3, True),
+        (Actor(2, "lead", 3), 4, False),
+        (Actor(3, "responder", 3), 3, False),
+        (Actor(4, "admin", 3), 3, False),
+    ],
+)
+def test_who_steers_improvement_actions(actor: Actor, department: int, allowed: bool) -> None:
+    assert permissions.can_manage_improvements(actor, department) is allowed
