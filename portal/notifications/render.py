@@ -32,6 +32,7 @@ IN_APP_TEXT = {
     "promise_due": _l("A promised update is due soon: %(reference)s"),
     "callback_due": _l("A callback is due: %(reference)s"),
     "deadline_breached": _l("A deadline passed on a case at the manager tier: %(reference)s"),
+    "spot_check_assigned": _l("A spot-check re-check is assigned to you (R18): %(reference)s"),
 }
 CUSTOMER_EVENTS = frozenset({"filed", "reply", "resolved", "reopened", "link_resent"})
 

@@ -23,6 +23,7 @@ from portal.domain.errors import Conflict, NotPermitted
 from portal.domain.permissions import ActorLike, Role
 from portal.domain.reporting import parse_quarter, quarter_label, quarter_period
 from portal.models import SpotCheck, SpotCheckItem, Ticket, User
+from portal.services import outbox
 from portal.services.tickets import normalise_text, record_event
 
 MAX_SEED_LENGTH = 64
@@ -128,6 +129,7 @@ def assign_reviewer(
     if not reviewer.active or not spot_checks.can_review(reviewer, item.ticket):
         raise NotPermitted("this person may not re-check this case")
     item.reviewer_id = reviewer.id
+    outbox.notify_staff(session, [reviewer], "spot_check_assigned", item.ticket, now=now)
     session.commit()
 
 

@@ -539,3 +539,30 @@ def test_csv_cells_that_would_run_as_formulas_are_defused(
     db.session.commit()
     body = login_as("mgr_1").get(f"/manage/dashboard/categories.csv?{NOVEMBER_QUERY}").get_data(as_text=True)
     assert '"\'=HYPERLINK(""http://evil"",""x"")"' in body
+
+
+def test_the_services_record_first_response_and_reopenings_for_the_reports(app: Flask, org: Org) -> None:
+    """A claim is no answer; the first reply is. Reopening (R16) is counted once per reopening."""
+    from portal.services import resolutions, tickets
+    from tests.factories import T0, rules_for_tests
+
+    rules = rules_for_tests(app.config["UPLOAD_FOLDER"])
+    ticket = make_ticket(db.session, org, app.config["UPLOAD_FOLDER"])
+    responder, lead = org.users["resp_a1"], org.users["lead_a"]
+    tickets.claim(db.session, responder, ticket, now=T0 + H, rules=rules)
+    assert ticket.first_response_at is None
+    tickets.reply(db.session, responder, ticket, "We are looking into it.", now=T0 + 3 * H, rules=rules)
+    tickets.reply(db.session, responder, ticket, "Still on it.", now=T0 + 5 * H, rules=rules)
+    assert ticket.first_response_at == T0 + 3 * H
+    resolutions.resolve_or_propose(
+        db.session,
+        responder,
+        ticket,
+        resolutions.ProposalInput(summary="Replaced.", customer_reply="We replaced the kettle."),
+        now=T0 + 6 * H,
+        rules=rules,
+    )
+    tickets.reopen(db.session, lead, ticket, "The customer called back.", now=T0 + 7 * H, rules=rules)
+    db.session.expire_all()
+    fresh = db.session.get(Ticket, ticket.id)
+    assert (fresh.first_response_at, fresh.reopen_count, fresh.resolved_at) == (T0 + 3 * H, 1, None)
