@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 export FLASK_APP := wsgi
 
-.PHONY: install translations run test lint test-postgres test-browser bench clean
+.PHONY: install translations run test lint test-postgres test-browser bench bench-dashboard clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,8 +43,13 @@ test-postgres: install translations
 test-browser: install translations
 	$(BIN)/python -m pytest -m browser
 
-bench: install
+bench: install translations
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/dashboard.py
+
+# Only the dashboard and CSV timings (issue 5): N=100000 by default.
+bench-dashboard: install translations
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

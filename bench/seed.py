@@ -232,8 +232,12 @@ TICKET_COLUMNS = (
     "resolution_summary", "received_at", "consent_at", "acknowledged_at", "resolved_at", "closed_at",
     "updated_at", "due_at", "ack_due_at", "resolve_due_at", "ack_breached_at", "resolve_breached_at",
     "tier", "serious", "customer_tier", "customer_satisfied", "satisfaction", "tracking_token_hash",
-    "idempotency_key", "version",
+    "idempotency_key", "version", "first_response_at", "reopen_count", "root_cause_id",
 )  # fmt: skip
+ROOT_CAUSES = ["Manufacturing defect", "Courier delay", "Staff training gap", "Billing system error",
+               "Customer misunderstanding"]  # fmt: skip
+ESCALATION_COLUMNS = ("ticket_id", "at", "from_tier", "to_tier", "cause", "reason")
+CALLBACK_COLUMNS = ("ticket_id", "owner_id", "created_at", "due_at", "completed_at", "reached", "satisfied")
 EVENT_COLUMNS = (
     "ticket_id", "at", "actor_id", "actor_kind", "kind", "is_public", "body", "old_value", "new_value",
 )  # fmt: skip
@@ -269,6 +273,11 @@ def seed(db_path: Path, n: int, *, upload_dir: Path, rng_seed: int = 2026, quiet
         ins.add((cat_ids[name], name, dept_ids[dept], 1))
     ins.flush()
 
+    ins = Inserter(conn, "root_cause", ("id", "name", "active"), tables.get("root_cause"))
+    for cause_id, name in enumerate(ROOT_CAUSES, start=1):
+        ins.add((cause_id, name, 1))
+    ins.flush()
+
     accounts = list(NAMED_ACCOUNTS)
     for dept, _feedback in DEPARTMENTS:
         slug = dept.lower().replace(" ", "-")
@@ -297,6 +306,8 @@ def seed(db_path: Path, n: int, *, upload_dir: Path, rng_seed: int = 2026, quiet
     # --- tickets and their histories -------------------------------------------------------
     tickets = Inserter(conn, "ticket", TICKET_COLUMNS, tables.get("ticket"))
     events = Inserter(conn, "ticket_event", EVENT_COLUMNS, tables.get("ticket_event"))
+    escalations = Inserter(conn, "escalation", ESCALATION_COLUMNS, tables.get("escalation"))
+    callbacks = Inserter(conn, "callback", CALLBACK_COLUMNS, tables.get("callback"))
     backlog = min(OPEN_BACKLOG, n // 5)
     span = timedelta(days=min(1095, max(30, n / 1000))).total_seconds()
     step = span / n
@@ -433,6 +444,33 @@ def seed(db_path: Path, n: int, *, upload_dir: Path, rng_seed: int = 2026, quiet
         if is_open and resolve_breached is not None:
             tier = rng.choice((1, 2, 2, 3))
         last = at(received, history[-1][0]) if history else received
+        # The first written answer (R13): a reply, a promise or the outcome, as the services record it.
+        answered = next((o for o, a, k, *_ in history if a is not None and k in ("reply", "resolved")), None)
+        first_response = at(received, answered) if answered is not None else None
+        root_cause = rng.randint(1, len(ROOT_CAUSES)) if resolved and not feedback else None
+        reopened = 1 if resolved and rng.random() < 0.04 else 0
+        if tier > 1 and resolve_breached is not None:
+            for step in range(1, tier):
+                escalations.add(
+                    (
+                        tid,
+                        ts(resolve_breached + timedelta(hours=step)),
+                        step,
+                        step + 1,
+                        "resolution_breached",
+                        None,
+                    )
+                )
+        if resolved and owner is not None and not feedback:
+            called = closed is not None and rng.random() < 0.9
+            callbacks.add(
+                (
+                    tid, owner, ts(resolved), ts(resolved + timedelta(hours=24)),
+                    ts(resolved + timedelta(hours=rng.uniform(2, 30))) if called else None,
+                    int(rng.random() < 0.85) if called else None,
+                    int(rng.random() < 0.8) if called else None,
+                )
+            )  # fmt: skip
         phone = f"+86138{tid % 100_000_000:08d}" if rng.random() < 0.5 else None
         prefix = "CP" if not feedback else "FB"
         tickets.add(
@@ -450,6 +488,7 @@ def seed(db_path: Path, n: int, *, upload_dir: Path, rng_seed: int = 2026, quiet
                 None if satisfied is None else int(satisfied), satisfaction,
                 hashlib.sha256(f"bench-ticket-{tid}".encode()).hexdigest(),
                 f"seed-{tid:012d}" if channel == "web" else None, 1 + len(history),
+                ts(first_response) if first_response else None, reopened, root_cause,
             )
         )  # fmt: skip
         filer = registered_by
@@ -465,6 +504,8 @@ def seed(db_path: Path, n: int, *, upload_dir: Path, rng_seed: int = 2026, quiet
             print(f"  seeded {tid:,} / {n:,} tickets", file=sys.stderr, flush=True)
     tickets.flush()
     events.flush()
+    escalations.flush()
+    callbacks.flush()
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA optimize")

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain.permissions import Role
-from portal.models import Category, Department, RootCause, Ticket, User
-from portal.services import ladder, resolutions, tickets
+from portal.models import Callback, Category, Department, RootCause, Ticket, User
+from portal.services import aftercare, ladder, resolutions, tickets
 
 DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - demo data only, never in production
 
@@ -142,6 +142,7 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
         if stage >= 5:
             tickets.close(session, actor, ticket, now=later + timedelta(hours=30))
     _show_the_ladder(session, rules, now, responder, lead, categories["Product quality"].id)
+    _history(session, rules, now, rng, users, categories, causes)
     tickets.file_ticket(
         session,
         tickets.Intake(
@@ -156,6 +157,88 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
         now=now - timedelta(hours=3),
         rules=rules,
     )
+
+
+def _history(
+    session: Session,
+    rules: tickets.Rules,
+    now: datetime,
+    rng: random.Random,
+    users: dict[str, User],
+    categories: dict[str, Category],
+    causes: list[RootCause],
+) -> None:
+    """Three months of handled complaints, so the dashboard (R21) has trends, ratings and callbacks."""
+    handlers = {
+        users["responder@example.com"].department_id: [
+            users["responder@example.com"],
+            users["lead@example.com"],
+        ],
+    }
+    manager = users["manager@example.com"]
+    for index in range(70):
+        subject, category_name = SAMPLES[(index * 7) % len(SAMPLES)]
+        received = now - timedelta(days=10 + index * 1.2, hours=rng.randint(0, 8))
+        filed = tickets.file_ticket(
+            session,
+            tickets.Intake(
+                customer_name=NAMES[(index + 3) % len(NAMES)],
+                customer_email=f"earlier{index}@example.org",
+                subject=subject,
+                description=f"{subject}. (demo history {index + 1})",
+                category_id=categories[category_name].id,
+                consent=True,
+                channel=("web", "web", "web", "phone", "visit")[index % 5],
+            ),
+            [],
+            now=received,
+            rules=rules,
+        )
+        ticket = filed.ticket
+        actor = rng.choice(handlers.get(ticket.department_id, [manager]))
+        start = received + timedelta(hours=rng.choice((1, 2, 3, 5, 8, 20, 30)))
+        tickets.claim(session, actor, ticket, now=start, rules=rules)
+        tickets.reply(
+            session, actor, ticket, "We are looking into it.", now=start + timedelta(hours=1), rules=rules
+        )
+        resolved_at = start + timedelta(hours=rng.choice((4, 10, 20, 30, 50, 70, 120)))
+        resolutions.resolve_or_propose(
+            session,
+            actor,
+            ticket,
+            resolutions.ProposalInput(
+                summary="Checked and put right.",
+                customer_reply="We have put this right and apologise for the trouble.",
+                outcome="explanation",
+                root_cause_id=rng.choice(causes).id,
+            ),
+            now=resolved_at,
+            rules=rules,
+        )
+        if ticket.status != "resolved":
+            continue
+        satisfied = rng.random() < 0.82
+        aftercare.customer_answer(
+            session,
+            ticket,
+            satisfied=satisfied,
+            satisfaction=rng.choice((4, 5, 5)) if satisfied else rng.choice((1, 2)),
+            comment=None,
+            now=resolved_at + timedelta(hours=6),
+            rules=rules,
+        )
+        callback = session.scalars(select(Callback).where(Callback.ticket_id == ticket.id)).first()
+        if callback is not None and satisfied:
+            reached = rng.random() < 0.85
+            aftercare.record_callback(
+                session,
+                actor,
+                callback,
+                reached=reached,
+                satisfied=reached and rng.random() < 0.9,
+                notes="Called back." if reached else "No answer.",
+                now=resolved_at + timedelta(hours=20),
+            )
 
 
 def _show_the_ladder(

@@ -117,6 +117,39 @@ def nearest_rank(percent: int, count: int) -> int:
     return (percent * count + 99) // 100
 
 
+# Durations are counted into buckets of this many seconds and ranked by bucket: the screen shows
+# hours to one decimal (6 minutes), so a bucket's centre is the figure shown, exactly.
+DURATION_BUCKET_SECONDS = 360
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    count: int = 0
+    median_seconds: float | None = None
+    p90_seconds: float | None = None
+
+
+def percentiles_from_histogram(histogram: Iterable[tuple[int, int]]) -> Percentiles:
+    """Median and 90th percentile (nearest rank) from (bucket, count) pairs of durations.
+
+    SQL counts the durations per bucket (`round(seconds / DURATION_BUCKET_SECONDS)`), one row per
+    bucket rather than per case, so ranking costs one grouped query however many cases there are.
+    """
+    buckets = sorted((int(bucket), count) for bucket, count in histogram if count)
+    total = sum(count for _bucket, count in buckets)
+    if not total:
+        return Percentiles()
+    wanted = {50: nearest_rank(50, total), 90: nearest_rank(90, total)}
+    found: dict[int, float] = {}
+    running = 0
+    for bucket, count in buckets:
+        running += count
+        for percent, rank in wanted.items():
+            if percent not in found and running >= rank:
+                found[percent] = float(bucket * DURATION_BUCKET_SECONDS)
+    return Percentiles(count=total, median_seconds=found[50], p90_seconds=found[90])
+
+
 def share(part: int, whole: int) -> float | None:
     """part / whole as a fraction, or None when there is nothing to divide (shown as "—")."""
     return part / whole if whole else None

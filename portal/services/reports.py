@@ -30,14 +30,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, extract, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, extract, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from portal import queries
 from portal.domain import reporting
 from portal.domain.ladder import Tier
 from portal.domain.permissions import ActorLike
-from portal.domain.reporting import Period, WarningThresholds
+from portal.domain.reporting import Percentiles, Period, WarningThresholds, percentiles_from_histogram
 from portal.domain.workflow import OPEN_STATUSES, Status
 from portal.models import (
     Callback,
@@ -72,13 +72,6 @@ class ReportScope:
         if self.kind != "all":
             where.append(Ticket.kind == self.kind)
         return where
-
-
-@dataclass(frozen=True)
-class Percentiles:
-    count: int = 0
-    median_seconds: float | None = None
-    p90_seconds: float | None = None
 
 
 @dataclass
@@ -266,46 +259,16 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def percentiles(
-    session: Session,
-    value: ColumnElement[float],
-    where: Sequence[ColumnElement[bool]],
-    group: Any = None,
-) -> dict[Any, Percentiles]:
-    """Median and 90th percentile of `value` (nearest rank, `reporting.nearest_rank`) per group.
-
-    One query: window functions number the values within each group, and only the two rows at
-    the wanted ranks come back — the same on SQLite and PostgreSQL, at any table size.
-    """
-    key = (group if group is not None else literal(0)).label("g")
-    partition = [group] if group is not None else None
-    inner = (
-        select(
-            key,
-            value.label("v"),
-            func.row_number().over(partition_by=partition, order_by=value).label("rn"),
-            func.count().over(partition_by=partition).label("n"),
-        )
-        .where(*where)
-        .subquery()
+def duration_histogram(
+    session: Session, seconds: ColumnElement[float], where: Sequence[ColumnElement[bool]], *groups: Any
+) -> list[Any]:
+    """(group keys…, bucket, count) rows of durations; `reporting.percentiles_from_histogram` ranks them."""
+    bucket = func.round(seconds / literal_column(str(float(reporting.DURATION_BUCKET_SECONDS)))).label(
+        "bucket"
     )
-    ranks = {p: (literal(p) * inner.c.n + 99) // 100 for p in (50, 90)}
-    rows: Sequence[Any] = session.execute(
-        select(inner.c.g, inner.c.n, inner.c.rn, inner.c.v).where(
-            or_(*(inner.c.rn == r for r in ranks.values()))
-        )
-    ).all()
-    found: dict[Any, dict[int, float]] = defaultdict(dict)
-    counts: dict[Any, int] = {}
-    for group_key, n, rn, v in rows:
-        counts[group_key] = n
-        for p in (50, 90):
-            if rn == reporting.nearest_rank(p, n):
-                found[group_key][p] = float(v)
-    return {
-        g: Percentiles(count=counts[g], median_seconds=values.get(50), p90_seconds=values.get(90))
-        for g, values in found.items()
-    }
+    return list(
+        session.execute(select(*groups, bucket, func.count()).where(*where).group_by(*groups, bucket))
+    )
 
 
 # --- the dashboard ------------------------------------------------------------------------------
@@ -456,9 +419,8 @@ def _intake(
     )
     board.by_channel = reporting.top(by_channel.items(), len(by_channel))
     first = seconds_between(session, Ticket.received_at, Ticket.first_response_at)
-    board.first_response = percentiles(
-        session, first, [*in_period, Ticket.first_response_at.is_not(None)]
-    ).get(0, Percentiles())
+    answered = [*in_period, Ticket.first_response_at.is_not(None)]
+    board.first_response = percentiles_from_histogram(duration_histogram(session, first, answered))
 
 
 def _resolutions(
@@ -478,24 +440,26 @@ def _resolutions(
             Ticket.department_id,
             Ticket.owner_id,
             Ticket.root_cause_id,
+            Ticket.satisfaction,
             func.count(),
             _count_if(Ticket.resolved_at <= Ticket.resolve_due_at),
             _count_if(Ticket.reopen_count > 0),
-            func.count(Ticket.satisfaction),
-            func.coalesce(func.sum(Ticket.satisfaction), 0),
             _count_if(Ticket.customer_satisfied.is_(True)),
             _count_if(Ticket.customer_satisfied.is_(False)),
         )
         .where(*in_period)
-        .group_by(Ticket.department_id, Ticket.owner_id, Ticket.root_cause_id)
+        .group_by(Ticket.department_id, Ticket.owner_id, Ticket.root_cause_id, Ticket.satisfaction)
     ).all()
     causes: dict[str | None, int] = defaultdict(int)
-    for department_id, owner_id, cause_id, count, on_time, reopened, rated, rating, yes, no in rows:
+    board.satisfaction = {score: 0 for score in range(1, 6)}
+    for department_id, owner_id, cause_id, score, count, on_time, reopened, yes, no in rows:
         board.resolved += count
         board.resolved_on_time += on_time
         board.reopened += reopened
         board.satisfied_yes += yes
         board.satisfied_no += no
+        if score is not None:
+            board.satisfaction[score] = board.satisfaction.get(score, 0) + count
         causes[names.root_causes.get(cause_id) if cause_id is not None else None] += count
         lines = [groups.department(department_id)]
         if owner_id is not None:
@@ -504,24 +468,30 @@ def _resolutions(
             group.resolved += count
             group.resolved_on_time += on_time
             group.reopened += reopened
-            group.rated += rated
-            group.rating_total += rating
+            if score is not None:
+                group.rated += count
+                group.rating_total += score * count
     board.root_causes = sorted(causes.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))[
         :TOP_LIMIT
     ]
-    scores: Sequence[Any] = session.execute(
-        select(Ticket.satisfaction, func.count())
-        .where(*in_period, Ticket.satisfaction.is_not(None))
-        .group_by(Ticket.satisfaction)
-    ).all()
-    board.satisfaction = {score: 0 for score in range(1, 6)} | {int(s): n for s, n in scores}
+    # One histogram per (department, owner) serves the organisation's, each department's and each
+    # owner's median and 90th percentile.
     duration = seconds_between(session, Ticket.received_at, Ticket.resolved_at)
-    board.resolution = percentiles(session, duration, in_period).get(0, Percentiles())
-    for key, figures in percentiles(session, duration, in_period, Ticket.department_id).items():
-        groups.department(key).resolution = figures
-    owned = [*in_period, Ticket.owner_id.is_not(None)]
-    for key, figures in percentiles(session, duration, owned, Ticket.owner_id).items():
-        groups.person(key).resolution = figures
+    overall: dict[int, int] = defaultdict(int)
+    by_department: dict[Any, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    by_owner: dict[Any, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for department_id, owner_id, bucket, count in duration_histogram(
+        session, duration, in_period, Ticket.department_id, Ticket.owner_id
+    ):
+        overall[bucket] += count
+        by_department[department_id][bucket] += count
+        if owner_id is not None:
+            by_owner[owner_id][bucket] += count
+    board.resolution = percentiles_from_histogram(overall.items())
+    for key, histogram in by_department.items():
+        groups.department(key).resolution = percentiles_from_histogram(histogram.items())
+    for key, histogram in by_owner.items():
+        groups.person(key).resolution = percentiles_from_histogram(histogram.items())
     for key, group in groups.departments.items():
         group.name = names.departments.get(key, "")
     users = names.users(groups.staff.keys())
@@ -588,6 +558,13 @@ def spot_check_figures(
 ) -> list[SpotCheckFigures]:
     """R18's results for the quarters that overlap the period, counted over the scope's cases."""
     start, end = period.utc_bounds(timezone)
+    overlapping = list(
+        session.scalars(
+            select(SpotCheck.id).where(SpotCheck.period_start < end, SpotCheck.period_end > start)
+        )
+    )
+    if not overlapping:
+        return []  # and the planner never gets to scan tickets for an empty join
     rows: Sequence[Any] = session.execute(
         select(
             SpotCheck.id,
@@ -601,7 +578,7 @@ def spot_check_figures(
         )
         .join(SpotCheckItem, SpotCheckItem.spot_check_id == SpotCheck.id)
         .join(Ticket, Ticket.id == SpotCheckItem.ticket_id)
-        .where(SpotCheck.period_start < end, SpotCheck.period_end > start, *scope.clauses())
+        .where(SpotCheck.id.in_(overlapping), *scope.clauses())
         .group_by(SpotCheck.id, SpotCheck.quarter, SpotCheck.population_size)
         .order_by(SpotCheck.quarter)
     ).all()

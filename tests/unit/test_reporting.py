@@ -113,3 +113,20 @@ def test_r22_category_spike(this_week: int, before: int, spike: bool) -> None:
 
 def test_top_breaks_ties_by_name() -> None:
     assert reporting.top([("b", 2), ("a", 2), ("c", 5)], 2) == [("c", 5), ("a", 2)]
+
+
+def test_percentiles_from_a_histogram_of_durations() -> None:
+    """Buckets of 6 minutes (the 0.1 h the screen shows): 1 h is bucket 10, 4 h bucket 40, …"""
+    result = reporting.percentiles_from_histogram([(40, 1), (10, 1), (300, 1), (60, 1)])
+    assert result == reporting.Percentiles(count=4, median_seconds=4 * 3600, p90_seconds=30 * 3600)
+
+
+def test_a_bucket_holding_several_cases_counts_each_of_them() -> None:
+    # 9 cases at 1 h and 1 at 10 h: the 90th percentile (9th of 10) is still 1 h.
+    result = reporting.percentiles_from_histogram([(10, 9), (100, 1)])
+    assert (result.count, result.median_seconds, result.p90_seconds) == (10, 3600, 3600)
+
+
+def test_an_empty_histogram_has_no_percentiles() -> None:
+    assert reporting.percentiles_from_histogram([]) == reporting.Percentiles()
+    assert reporting.percentiles_from_histogram([(10, 0)]) == reporting.Percentiles()
