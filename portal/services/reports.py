@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, extract, func, literal_column, select
+from sqlalchemy import ColumnElement, Integer, and_, case, extract, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from portal import queries
@@ -259,16 +259,26 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def duration_bucket(session: Session, start: Any, end: Any) -> ColumnElement[float]:
+    """end − start in buckets of `reporting.DURATION_BUCKET_SECONDS`, rounded to the nearest."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.round(extract("epoch", end - start) / reporting.DURATION_BUCKET_SECONDS, type_=Integer)
+    # julianday() counts days: × 240 is 6-minute buckets, in one expression per row.
+    return func.round(
+        (func.julianday(end) - func.julianday(start)) * (86400 // reporting.DURATION_BUCKET_SECONDS)
+    )
+
+
 def duration_histogram(
-    session: Session, seconds: ColumnElement[float], where: Sequence[ColumnElement[bool]], *groups: Any
+    session: Session, start: Any, end: Any, where: Sequence[ColumnElement[bool]], *groups: Any
 ) -> list[Any]:
-    """(group keys…, bucket, count) rows of durations; `reporting.percentiles_from_histogram` ranks them."""
-    bucket = func.round(seconds / literal_column(str(float(reporting.DURATION_BUCKET_SECONDS)))).label(
-        "bucket"
-    )
-    return list(
-        session.execute(select(*groups, bucket, func.count()).where(*where).group_by(*groups, bucket))
-    )
+    """(group keys…, bucket, count) rows; `reporting.percentiles_from_histogram` ranks them.
+
+    Grouped by the column's alias, so the database works the bucket out once per row.
+    """
+    bucket = duration_bucket(session, start, end).label("bucket")
+    query = select(*groups, bucket, func.count()).where(*where).group_by(*groups, literal_column("bucket"))
+    return list(session.execute(query))
 
 
 # --- the dashboard ------------------------------------------------------------------------------
@@ -400,7 +410,7 @@ def _intake(
             _count_if(not_due_yet),
         )
         .where(*in_period)
-        .group_by(day, Ticket.category_id, Ticket.channel, Ticket.department_id)
+        .group_by(literal_column("day"), Ticket.category_id, Ticket.channel, Ticket.department_id)
     ).all()
     by_day: dict[date, int] = defaultdict(int)
     by_category: dict[int | None, int] = defaultdict(int)
@@ -418,9 +428,10 @@ def _intake(
         ((names.categories.get(c, "") if c is not None else "", n) for c, n in by_category.items()), TOP_LIMIT
     )
     board.by_channel = reporting.top(by_channel.items(), len(by_channel))
-    first = seconds_between(session, Ticket.received_at, Ticket.first_response_at)
     answered = [*in_period, Ticket.first_response_at.is_not(None)]
-    board.first_response = percentiles_from_histogram(duration_histogram(session, first, answered))
+    board.first_response = percentiles_from_histogram(
+        duration_histogram(session, Ticket.received_at, Ticket.first_response_at, answered)
+    )
 
 
 def _resolutions(
@@ -476,12 +487,11 @@ def _resolutions(
     ]
     # One histogram per (department, owner) serves the organisation's, each department's and each
     # owner's median and 90th percentile.
-    duration = seconds_between(session, Ticket.received_at, Ticket.resolved_at)
     overall: dict[int, int] = defaultdict(int)
     by_department: dict[Any, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     by_owner: dict[Any, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for department_id, owner_id, bucket, count in duration_histogram(
-        session, duration, in_period, Ticket.department_id, Ticket.owner_id
+        session, Ticket.received_at, Ticket.resolved_at, in_period, Ticket.department_id, Ticket.owner_id
     ):
         overall[bucket] += count
         by_department[department_id][bucket] += count
@@ -604,12 +614,13 @@ def warnings(
     visible = queries.visibility_clause(actor)
     contact = func.coalesce(func.lower(Ticket.customer_email), Ticket.customer_phone)
     recent = [Ticket.received_at >= now - timedelta(days=thresholds.repeat_days), *scope.clauses(), visible]
+    has_contact = or_(Ticket.customer_email.is_not(None), Ticket.customer_phone.is_not(None))
     repeaters: Sequence[Any] = session.execute(
-        select(contact, func.max(Ticket.customer_name), func.count())
-        .where(*recent, contact.is_not(None))
-        .group_by(contact)
+        select(contact.label("contact"), func.max(Ticket.customer_name), func.count().label("complaints"))
+        .where(*recent, has_contact)
+        .group_by(literal_column("contact"))
         .having(func.count() >= thresholds.repeat_complaints)
-        .order_by(func.count().desc(), contact)
+        .order_by(literal_column("complaints").desc(), literal_column("contact"))
         .limit(WARNING_LIMIT)
     ).all()
     if repeaters:
