@@ -46,7 +46,9 @@ class SpotCheckDrawForm(FlaskForm):
 
 
 class ReviewerForm(FlaskForm):
-    reviewer = SelectField(_l("Reviewer"), coerce=int, validators=[DataRequired()])
+    reviewer = SelectField(
+        _l("Assign a reviewer"), coerce=int, validators=[DataRequired(message=_l("Choose who re-checks it."))]
+    )
 
 
 class SpotCheckReviewForm(FlaskForm):

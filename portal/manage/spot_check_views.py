@@ -101,6 +101,11 @@ def _item_count(check: SpotCheck) -> int:
     )
 
 
+def _reviewer_choices(item: SpotCheckItem) -> list[tuple[int, str]]:
+    people = [(u.id, u.name) for u in spot_checks.reviewer_candidates(db.session, item.ticket)]
+    return [(0, _("Choose…")), *people] if people else []
+
+
 def _check_or_404(spot_check_id: int) -> SpotCheck:
     check = db.session.get(SpotCheck, spot_check_id)
     if check is None:
@@ -131,6 +136,7 @@ def _render_check(check: SpotCheck, failed: dict[int, object] | None = None, sta
         "manage/spot_check.html",
         check=check,
         items=items,
+        reviewed=sum(1 for item in items if item.reviewed_at is not None),
         reviewer_forms=reviewer_forms,
         review_forms=review_forms,
         redraw=redraw,
@@ -155,7 +161,7 @@ def assign_spot_check_reviewer(item_id: int):
     if current_user.role != Role.MANAGER:
         deny("action_denied", f"spot-check-item:{item_id}:assign", status=403)
     form = ReviewerForm(prefix=f"r{item.id}")
-    form.reviewer.choices = [(u.id, u.name) for u in spot_checks.reviewer_candidates(db.session, item.ticket)]
+    form.reviewer.choices = _reviewer_choices(item)
     if not form.validate_on_submit():
         return _render_check(item.spot_check, {item.id: form}, 422)
     reviewer = db.session.get(User, form.reviewer.data)

@@ -166,9 +166,10 @@ def test_a_manager_reads_the_dashboard_exports_a_table_and_runs_the_quarters_spo
     expect(manager.get_by_text("browser-journey")).to_be_visible()
     card = manager.locator("article.proposal-card", has=manager.locator("option", has_text="Lead A")).first
     reference = card.locator("h3 a").inner_text()
-    card.get_by_label("Reviewer").select_option(label="Lead A")
+    card.get_by_label("Assign a reviewer").select_option(label="Lead A")
     card.get_by_role("button", name="Assign").click()
     expect(manager.locator(".flash-success")).to_contain_text("Reviewer assigned.")
+    expect(manager.locator("#spot-check-progress")).to_have_text(re.compile(r"^0 of \d+$"))
     manager.get_by_role("link", name="Repeat the draw to verify it").click()
     expect(manager.locator("#redraw-result")).to_contain_text("the same cases come out")
     browsing.screenshot(manager, "spot-check")
