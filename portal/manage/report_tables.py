@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from flask_babel import gettext as _
 
@@ -31,6 +32,7 @@ class Table:
     chart: charts.Chart | None = None
     chart_kind: str = "bars"  # bars | columns
     footer: list[str] = field(default_factory=list)
+    collapsed: bool = False  # long tables fold away on screen (and print in full)
 
 
 def percent(value: float | None) -> str:
@@ -96,6 +98,37 @@ def intake_table(board: Dashboard) -> Table:
         chart=charts.columns([(label[-5:], count) for label, count in series]),
         chart_kind="columns",
     )
+
+
+def _split_intake_table(
+    key: str, title: str, board: Dashboard, series: dict[str, list[tuple[date, int]]], names: dict[str, str]
+) -> Table:
+    """Rows per day (or week), a column per category or channel: the breakdown over time."""
+    weekly = board.period.weekly
+    columns = list(series)
+    rows = []
+    for index, (day, total) in enumerate(board.intake_series):
+        label = _("Week of %(day)s", day=day.isoformat()) if weekly else day.isoformat()
+        rows.append([label, *(str(series[name][index][1]) for name in columns), str(total)])
+    return Table(
+        key=key,
+        title=title,
+        headers=[_("Week") if weekly else _("Day"), *(names.get(c, c) for c in columns), _("All")],
+        rows=rows,
+        collapsed=True,
+    )
+
+
+def intake_by_category_table(board: Dashboard) -> Table:
+    names = {"": _("No category (feedback)")}
+    title = _("Intake per week by category") if board.period.weekly else _("Intake per day by category")
+    return _split_intake_table("intake_categories", title, board, board.intake_series_by_category, names)
+
+
+def intake_by_channel_table(board: Dashboard) -> Table:
+    names = {channel: str(label) for channel, label in CHANNEL_LABELS.items()}
+    title = _("Intake per week by channel") if board.period.weekly else _("Intake per day by channel")
+    return _split_intake_table("intake_channels", title, board, board.intake_series_by_channel, names)
 
 
 def _bar_table(
@@ -307,6 +340,8 @@ def spot_check_table(board: Dashboard) -> Table:
 BUILDERS: dict[str, Callable[[Dashboard], Table]] = {
     "summary": summary_table,
     "intake": intake_table,
+    "intake_categories": intake_by_category_table,
+    "intake_channels": intake_by_channel_table,
     "categories": category_table,
     "channels": channel_table,
     "satisfaction": satisfaction_table,

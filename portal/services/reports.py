@@ -181,6 +181,9 @@ class Dashboard:
     satisfied_yes: int = 0
     satisfied_no: int = 0
     intake_series: list[tuple[date, int]] = field(default_factory=list)
+    # The same series split by category and by channel: {name: [(day or week, count), …]}.
+    intake_series_by_category: dict[str, list[tuple[date, int]]] = field(default_factory=dict)
+    intake_series_by_channel: dict[str, list[tuple[date, int]]] = field(default_factory=dict)
     by_category: list[tuple[str, int]] = field(default_factory=list)
     by_channel: list[tuple[str, int]] = field(default_factory=list)
     root_causes: list[tuple[str | None, int]] = field(default_factory=list)
@@ -415,15 +418,28 @@ def _intake(
     by_day: dict[date, int] = defaultdict(int)
     by_category: dict[int | None, int] = defaultdict(int)
     by_channel: dict[str, int] = defaultdict(int)
+    category_days: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    channel_days: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for day_value, category_id, channel, department_id, count, on_time, pending in rows:
         board.received += count
         board.ack_on_time += on_time
         board.ack_counted += count - pending
-        by_day[_as_date(day_value)] += count
+        day_of = _as_date(day_value)
+        by_day[day_of] += count
         by_category[category_id] += count
         by_channel[channel] += count
+        category_days[names.categories.get(category_id, "") if category_id is not None else ""][day_of] += (
+            count
+        )
+        channel_days[channel][day_of] += count
         groups.department(department_id).received += count
     board.intake_series = reporting.intake_series(by_day, board.period)
+    board.intake_series_by_category = {
+        name: reporting.intake_series(days, board.period) for name, days in sorted(category_days.items())
+    }
+    board.intake_series_by_channel = {
+        name: reporting.intake_series(days, board.period) for name, days in sorted(channel_days.items())
+    }
     board.by_category = reporting.top(
         ((names.categories.get(c, "") if c is not None else "", n) for c, n in by_category.items()), TOP_LIMIT
     )

@@ -7,3 +7,10 @@ document.addEventListener("submit", function (event) {
     window.setTimeout(function () { button.disabled = true; }, 0);
   }
 });
+
+// A printed dashboard is the monthly report: folded tables print unfolded.
+window.addEventListener("beforeprint", function () {
+  document.querySelectorAll("details.report-details").forEach(function (details) {
+    details.open = true;
+  });
+});

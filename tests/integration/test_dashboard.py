@@ -415,6 +415,13 @@ def test_the_dashboard_page_shows_the_hand_counted_figures(
         ["Staff attitude", "1"],
     ]
     assert ["Quality", "4", "3", "1", "2", "50.0 %", "10.0 h", "50.0 %", "3.50"] in tables["departments"]
+    by_category = tables["intake_categories"]
+    assert by_category[0] == ["Day", "Product quality", "Staff attitude", "All"]
+    assert ["2026-11-03", "1", "0", "1"] in by_category  # T2, on its local day
+    assert ["2026-11-10", "0", "1", "1"] in by_category
+    assert len(by_category) == 31  # the header and every day of November
+    assert tables["intake_channels"][0] == ["Day", "Phone", "Web form", "All"]
+    assert ["2026-11-03", "1", "0", "1"] in tables["intake_channels"]
 
 
 def test_every_csv_export_is_exactly_the_table_on_the_screen(
