@@ -103,6 +103,20 @@ def recent_quarters(today: date, count: int = 4) -> list[tuple[int, int]]:
     return quarters
 
 
+def preset_period(preset: str | None, today: date) -> Period:
+    """The dashboard's quick periods; anything unknown is the last 30 days."""
+    year, quarter = quarter_of(today)
+    if preset == "month":
+        return Period(today.replace(day=1), today)
+    if preset == "last_month":
+        return previous_month(today)
+    if preset == "quarter":
+        return Period(quarter_period(year, quarter).start, today)
+    if preset == "last_quarter":
+        return quarter_period(*recent_quarters(today, 2)[1])
+    return last_days(today, 30)
+
+
 def nearest_rank(percent: int, count: int) -> int:
     """The 1-based rank of the `percent`th percentile among `count` sorted values.
 

@@ -32,25 +32,13 @@ def today() -> date:
     return now().astimezone(ZoneInfo(current_app.config["ORG_TIMEZONE"])).date()
 
 
-PRESETS = ("30d", "month", "last_month", "quarter", "last_quarter")
-
-
 def period_for(preset: str | None, start: date | None, end: date | None, day: date) -> Period:
     """Dates typed in win; otherwise the preset's days (the last 30 by default)."""
     if start or end:
         if not start or not end:
             raise PeriodError("both dates are needed")
         return Period(start, end)
-    if preset == "month":
-        return Period(day.replace(day=1), day)
-    if preset == "last_month":
-        return reporting.previous_month(day)
-    year, quarter = reporting.quarter_of(day)
-    if preset == "quarter":
-        return Period(reporting.quarter_period(year, quarter).start, day)
-    if preset == "last_quarter":
-        return reporting.quarter_period(*reporting.recent_quarters(day, 2)[1])
-    return reporting.last_days(day, 30)
+    return reporting.preset_period(preset, day)
 
 
 def _filter_form() -> DashboardFilterForm:
@@ -72,7 +60,7 @@ def _board() -> tuple[DashboardFilterForm, reports.Dashboard | None, str | None]
     except NotPermitted:
         deny("report_denied", f"dashboard:department:{requested}", status=403)
     if not form.validate() or form.kind.data not in reports.KINDS:
-        return form, None, _("Please check the filter: a date is not valid.")
+        return form, None, _("Please check the filter: a date or a choice is not valid.")
     try:
         period = period_for(request.args.get("preset"), form.start.data, form.end.data, today())
     except PeriodError:

@@ -155,6 +155,12 @@ def _item_or_404(item_id: int) -> SpotCheckItem:
     return item
 
 
+def _already_rechecked(item: SpotCheckItem):  # type: ignore[no-untyped-def]
+    """A second review, or an assignment after the review (two tabs): say so, show the page."""
+    flash(_("This case has been re-checked already."), "warning")
+    return redirect_after_post(url_for("manage.spot_check", spot_check_id=item.spot_check_id)), 409
+
+
 @bp.route("/spot-checks/items/<int:item_id>/reviewer", methods=["POST"])
 def assign_spot_check_reviewer(item_id: int):
     item = _item_or_404(item_id)
@@ -165,14 +171,14 @@ def assign_spot_check_reviewer(item_id: int):
     if not form.validate_on_submit():
         return _render_check(item.spot_check, {item.id: form}, 422)
     reviewer = db.session.get(User, form.reviewer.data)
+    if reviewer is None:  # the choices hold only existing people; a forged id is refused
+        deny("action_denied", f"spot-check-item:{item_id}:unknown-reviewer", status=403)
     try:
-        assert reviewer is not None  # the choices hold only existing people
         spot_checks.assign_reviewer(db.session, current_user, item, reviewer, now=now())
     except NotPermitted as error:
         deny("action_denied", f"spot-check-item:{item_id}:{error}", status=403)
     except Conflict:
-        flash(_("This case has been re-checked already."), "warning")
-        return redirect_after_post(url_for("manage.spot_check", spot_check_id=item.spot_check_id)), 409
+        return _already_rechecked(item)
     flash(_("Reviewer assigned."), "success")
     return redirect_after_post(url_for("manage.spot_check", spot_check_id=item.spot_check_id))
 
@@ -198,8 +204,7 @@ def record_spot_check_review(item_id: int):
     except NotPermitted as error:
         deny("action_denied", f"spot-check-item:{item_id}:{error}", status=403)
     except Conflict:
-        flash(_("This case has been re-checked already."), "warning")
-        return redirect_after_post(url_for("manage.spot_check", spot_check_id=item.spot_check_id)), 409
+        return _already_rechecked(item)
     except ValueError:
         form.findings.errors = [*form.findings.errors, _("Write down what the re-check found.")]
         return _render_check(item.spot_check, {item.id: form}, 422)

@@ -74,8 +74,24 @@ class ReportScope:
         return where
 
 
+class _ResolutionShares:
+    """The shares every set of resolved cases reports: within target (R7), reopened (R16)."""
+
+    resolved: int
+    resolved_on_time: int
+    reopened: int
+
+    @property
+    def on_time_share(self) -> float | None:
+        return reporting.share(self.resolved_on_time, self.resolved)
+
+    @property
+    def reopen_share(self) -> float | None:
+        return reporting.share(self.reopened, self.resolved)
+
+
 @dataclass
-class GroupFigures:
+class GroupFigures(_ResolutionShares):
     """One department's or one staff member's line of the dashboard."""
 
     key: int | None
@@ -89,14 +105,6 @@ class GroupFigures:
     rated: int = 0
     rating_total: int = 0
     resolution: Percentiles = field(default_factory=Percentiles)
-
-    @property
-    def on_time_share(self) -> float | None:
-        return reporting.share(self.resolved_on_time, self.resolved)
-
-    @property
-    def reopen_share(self) -> float | None:
-        return reporting.share(self.reopened, self.resolved)
 
     @property
     def average_rating(self) -> float | None:
@@ -161,7 +169,7 @@ class Warnings:
 
 
 @dataclass
-class Dashboard:
+class Dashboard(_ResolutionShares):
     period: Period
     scope: ReportScope
     ack_hours: int
@@ -199,14 +207,6 @@ class Dashboard:
     @property
     def ack_share(self) -> float | None:
         return reporting.share(self.ack_on_time, self.ack_counted)
-
-    @property
-    def on_time_share(self) -> float | None:
-        return reporting.share(self.resolved_on_time, self.resolved)
-
-    @property
-    def reopen_share(self) -> float | None:
-        return reporting.share(self.reopened, self.resolved)
 
     @property
     def rated(self) -> int:

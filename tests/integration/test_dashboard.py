@@ -573,3 +573,9 @@ def test_the_services_record_first_response_and_reopenings_for_the_reports(app: 
     db.session.expire_all()
     fresh = db.session.get(Ticket, ticket.id)
     assert (fresh.first_response_at, fresh.reopen_count, fresh.resolved_at) == (T0 + 3 * H, 1, None)
+
+
+def test_a_department_that_does_not_exist_is_a_filter_error(login_as: Any, data: dict[str, Any]) -> None:
+    response = login_as("mgr_1").get("/manage/dashboard?department=999999")
+    assert response.status_code == 422
+    assert "a date or a choice is not valid" in response.get_data(as_text=True)

@@ -130,3 +130,22 @@ def test_a_bucket_holding_several_cases_counts_each_of_them() -> None:
 def test_an_empty_histogram_has_no_percentiles() -> None:
     assert reporting.percentiles_from_histogram([]) == reporting.Percentiles()
     assert reporting.percentiles_from_histogram([(10, 0)]) == reporting.Percentiles()
+
+
+@pytest.mark.parametrize(
+    ("preset", "period"),
+    [
+        pytest.param("month", Period(date(2026, 1, 1), date(2026, 1, 15)), id="this-month-so-far"),
+        pytest.param(
+            "last_month", Period(date(2025, 12, 1), date(2025, 12, 31)), id="last-month-across-new-year"
+        ),
+        pytest.param("quarter", Period(date(2026, 1, 1), date(2026, 1, 15)), id="this-quarter-so-far"),
+        pytest.param("last_quarter", Period(date(2025, 10, 1), date(2025, 12, 31)), id="last-quarter"),
+        pytest.param("30d", Period(date(2025, 12, 17), date(2026, 1, 15)), id="thirty-days-including-today"),
+        pytest.param(
+            "nonsense", Period(date(2025, 12, 17), date(2026, 1, 15)), id="unknown-means-thirty-days"
+        ),
+    ],
+)
+def test_preset_periods(preset: str, period: Period) -> None:
+    assert reporting.preset_period(preset, date(2026, 1, 15)) == period
