@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -180,13 +180,12 @@ def visible_items(session: Session, actor: ActorLike, check: SpotCheck) -> list[
     return list(session.scalars(query))
 
 
-def assigned_count(session: Session, actor: ActorLike) -> int:
-    """Re-checks waiting for this person."""
-    return (
-        session.scalar(
-            select(func.count(SpotCheckItem.id)).where(
-                SpotCheckItem.reviewer_id == actor.id, SpotCheckItem.reviewed_at.is_(None)
-            )
+def open_recheck(session: Session, actor: ActorLike, ticket_id: int) -> SpotCheckItem | None:
+    """The re-check of this case waiting for this person, if any (shown on the case's page)."""
+    return session.scalars(
+        select(SpotCheckItem).where(
+            SpotCheckItem.ticket_id == ticket_id,
+            SpotCheckItem.reviewer_id == actor.id,
+            SpotCheckItem.reviewed_at.is_(None),
         )
-        or 0
-    )
+    ).first()

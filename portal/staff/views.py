@@ -27,7 +27,7 @@ from portal.extensions import db
 from portal.htmx import is_htmx, redirect_after_post, render_page_or_fragment
 from portal.models import Attachment, Ticket
 from portal.presentation import PRIORITY_LABELS, from_local
-from portal.services import resolutions, tickets
+from portal.services import resolutions, spot_checks, tickets
 from portal.staff import bp
 from portal.staff.forms import (
     ActionForm,
@@ -174,6 +174,7 @@ def _ticket_context(ticket: Ticket, **forms: Any) -> dict[str, Any]:
         "pause_form": PauseForm(),
         "now": current,
         "can_send_back": ladder_rules.can_send_back(current_user.role, ticket.tier),
+        "my_recheck": spot_checks.open_recheck(db.session, current_user, ticket.id),
     }
     context.update(forms)
     context["category_form"].category.choices = [(c.id, c.name) for c in categories]

@@ -169,6 +169,8 @@ def test_the_full_round_through_the_screens(org: Org, quarter: list[Ticket], log
     )
     mine = lead.get("/manage/spot-checks").get_data(as_text=True)
     assert item.ticket.reference in mine
+    case_page = lead.get(f"/staff/tickets/{item.ticket_id}").get_data(as_text=True)
+    assert 'id="my-recheck"' in case_page and f"#item-{item.id}" in case_page
     lead_view = lead.get(detail).get_data(as_text=True)
     assert "Record the re-check" in lead_view
     recorded = post_form(
@@ -194,6 +196,7 @@ def test_the_full_round_through_the_screens(org: Org, quarter: list[Ticket], log
         page=detail,
     )
     assert again.status_code == 409
+    assert 'id="my-recheck"' not in lead.get(f"/staff/tickets/{item.ticket_id}").get_data(as_text=True)
     board = reports.dashboard(
         db.session,
         org.users["mgr_1"],
