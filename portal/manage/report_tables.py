@@ -93,7 +93,7 @@ def intake_table(board: Dashboard) -> Table:
     return Table(
         key="intake",
         title=_("Intake per week") if weekly else _("Intake per day"),
-        headers=[_("Week") if weekly else _("Day"), _("Received")],
+        headers=[_("Week") if weekly else _("Day"), _("Cases received")],
         rows=[[label, str(count)] for label, count in series],
         chart=charts.columns([(label[-5:], count) for label, count in series]),
         chart_kind="columns",
@@ -146,12 +146,12 @@ def _bar_table(
 
 def category_table(board: Dashboard) -> Table:
     items = [(_named(name, _("No category (feedback)")), n) for name, n in board.by_category]
-    return _bar_table("categories", _("Top categories"), [_("Category"), _("Received")], items)
+    return _bar_table("categories", _("Top categories"), [_("Category"), _("Cases received")], items)
 
 
 def channel_table(board: Dashboard) -> Table:
     items = [(str(CHANNEL_LABELS.get(channel, channel)), n) for channel, n in board.by_channel]
-    return _bar_table("channels", _("Intake by channel"), [_("Channel"), _("Received")], items)
+    return _bar_table("channels", _("Intake by channel"), [_("Channel"), _("Cases received")], items)
 
 
 def root_cause_table(board: Dashboard) -> Table:
@@ -233,7 +233,7 @@ def _group_rows(groups: Sequence[GroupFigures], with_received: bool) -> list[lis
 def _group_headers(first: str, with_received: bool) -> list[str]:
     return [
         first,
-        *([_("Received")] if with_received else []),
+        *([_("Cases received")] if with_received else []),
         _("Open"),
         _("Overdue"),
         _("Resolved"),

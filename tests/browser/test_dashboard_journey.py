@@ -129,7 +129,7 @@ def test_a_manager_reads_the_dashboard_exports_a_table_and_runs_the_quarters_spo
     expect(received).to_have_text("36")
     expect(manager.get_by_role("img", name="Top categories")).to_be_visible()
     categories = table_rows(manager, "categories")
-    assert categories[0] == ["Category", "Received"]
+    assert categories[0] == ["Category", "Cases received"]
     assert sorted(row[0] for row in categories[1:]) == ["Product quality", "Staff attitude"]
     assert sum(int(row[1]) for row in categories[1:]) == 36
 

@@ -410,7 +410,7 @@ def test_the_dashboard_page_shows_the_hand_counted_figures(
     assert summary["Reopen rate"] == "25.0 %"
     assert summary["Average satisfaction (1–5)"] == "3.67"
     assert tables["categories"] == [
-        ["Category", "Received"],
+        ["Category", "Cases received"],
         ["Product quality", "4"],
         ["Staff attitude", "1"],
     ]
