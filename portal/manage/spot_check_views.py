@@ -10,6 +10,7 @@ from flask import current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from portal import queries
 from portal.access import deny, now
@@ -40,12 +41,15 @@ def _draw_form(formdata: object = None) -> SpotCheckDrawForm:
 
 
 def _index(form: SpotCheckDrawForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
-    checks = db.session.scalars(select(SpotCheck).order_by(SpotCheck.quarter.desc()).limit(40)).all()
+    checks = db.session.scalars(
+        select(SpotCheck).options(joinedload(SpotCheck.drawn_by)).order_by(SpotCheck.quarter.desc()).limit(40)
+    ).all()
     mine = list(
         db.session.scalars(
             select(SpotCheckItem)
             .join(SpotCheckItem.ticket)
             .where(SpotCheckItem.reviewer_id == current_user.id, queries.visibility_clause(current_user))
+            .options(joinedload(SpotCheckItem.ticket), joinedload(SpotCheckItem.spot_check))
             .order_by(SpotCheckItem.reviewed_at.is_not(None), SpotCheckItem.id)
             .limit(200)
         )
@@ -101,8 +105,8 @@ def _item_count(check: SpotCheck) -> int:
     )
 
 
-def _reviewer_choices(item: SpotCheckItem) -> list[tuple[int, str]]:
-    people = [(u.id, u.name) for u in spot_checks.reviewer_candidates(db.session, item.ticket)]
+def _reviewer_choices(item: SpotCheckItem, pool: list[User]) -> list[tuple[int, str]]:
+    people = [(u.id, u.name) for u in spot_checks.reviewer_candidates(item.ticket, pool)]
     return [(0, _("Choose…")), *people] if people else []
 
 
@@ -118,15 +122,14 @@ def _render_check(check: SpotCheck, failed: dict[int, object] | None = None, sta
     if current_user.role != Role.MANAGER and not items:
         deny("access_denied", f"spot-check:{check.id}")
     failed = failed or {}
+    pool = spot_checks.reviewer_pool(db.session) if current_user.role == Role.MANAGER else []
     reviewer_forms = {}
     review_forms = {}
     for item in items:
         if current_user.role == Role.MANAGER and item.reviewed_at is None:
             form = failed.get(item.id) if isinstance(failed.get(item.id), ReviewerForm) else None
             form = form or ReviewerForm(prefix=f"r{item.id}", formdata=None, reviewer=item.reviewer_id or 0)
-            form.reviewer.choices = [
-                (u.id, u.name) for u in spot_checks.reviewer_candidates(db.session, item.ticket)
-            ]
+            form.reviewer.choices = _reviewer_choices(item, pool)
             reviewer_forms[item.id] = form
         if item.reviewer_id == current_user.id and item.reviewed_at is None:
             form = failed.get(item.id) if isinstance(failed.get(item.id), SpotCheckReviewForm) else None
@@ -167,7 +170,7 @@ def assign_spot_check_reviewer(item_id: int):
     if current_user.role != Role.MANAGER:
         deny("action_denied", f"spot-check-item:{item_id}:assign", status=403)
     form = ReviewerForm(prefix=f"r{item.id}")
-    form.reviewer.choices = _reviewer_choices(item)
+    form.reviewer.choices = _reviewer_choices(item, spot_checks.reviewer_pool(db.session))
     if not form.validate_on_submit():
         return _render_check(item.spot_check, {item.id: form}, 422)
     reviewer = db.session.get(User, form.reviewer.data)

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal import queries
 from portal.domain import permissions
@@ -208,8 +208,10 @@ def effect(session: Session, action: ImprovementAction) -> Effect | None:
 
 def visible_actions(session: Session, actor: ActorLike, *, limit: int = 200) -> list[ImprovementAction]:
     """Managers see every action; a lead their own department's."""
-    query = select(ImprovementAction).order_by(
-        ImprovementAction.status == ActionStatus.DONE.value, ImprovementAction.due_on
+    query = (
+        select(ImprovementAction)
+        .options(joinedload(ImprovementAction.department), joinedload(ImprovementAction.owner))
+        .order_by(ImprovementAction.status == ActionStatus.DONE.value, ImprovementAction.due_on)
     )
     if actor.role != permissions.Role.MANAGER:
         query = query.where(ImprovementAction.department_id == actor.department_id)

@@ -10,12 +10,13 @@ repeated and checked.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal import queries
 from portal.domain import spot_checks
@@ -109,14 +110,20 @@ def redraw(session: Session, check: SpotCheck) -> Redraw:
     )
 
 
-def reviewer_candidates(session: Session, ticket: Ticket) -> list[User]:
-    """Active leads and managers who may re-check this case (`spot_checks.can_review`)."""
-    users = session.scalars(
-        select(User)
-        .where(User.active.is_(True), User.role.in_([Role.LEAD.value, Role.MANAGER.value]))
-        .order_by(User.name)
+def reviewer_pool(session: Session) -> list[User]:
+    """Active leads and managers: everyone who might re-check a case, read once per page."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.role.in_([Role.LEAD.value, Role.MANAGER.value]))
+            .order_by(User.name)
+        )
     )
-    return [user for user in users if spot_checks.can_review(user, ticket)]
+
+
+def reviewer_candidates(ticket: Ticket, pool: Sequence[User]) -> list[User]:
+    """Those of the pool who may re-check this case (`spot_checks.can_review`)."""
+    return [user for user in pool if spot_checks.can_review(user, ticket)]
 
 
 def assign_reviewer(
@@ -173,6 +180,10 @@ def visible_items(session: Session, actor: ActorLike, check: SpotCheck) -> list[
         select(SpotCheckItem)
         .join(Ticket, Ticket.id == SpotCheckItem.ticket_id)
         .where(SpotCheckItem.spot_check_id == check.id, queries.visibility_clause(actor))
+        .options(
+            joinedload(SpotCheckItem.ticket).joinedload(Ticket.owner),
+            joinedload(SpotCheckItem.reviewer),
+        )
         .order_by(Ticket.reference)
     )
     if actor.role != Role.MANAGER:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal.domain import spot_checks as sampling
 from portal.domain.errors import Conflict, NotPermitted
@@ -125,10 +125,12 @@ def test_reviewers_are_managers_and_leads_who_may_see_the_case_and_did_not_handl
     org: Org, quarter: list[Ticket]
 ) -> None:
     ticket = quarter[1]  # department A, owned by resp_a1
-    names = {u.name for u in spot_checks.reviewer_candidates(db.session, ticket)}
+    names = {u.name for u in spot_checks.reviewer_candidates(ticket, spot_checks.reviewer_pool(db.session))}
     assert names == {"Lead A", "Mgr 1", "Mgr 2"}
     about_mgr_2 = quarter[-1]
-    assert "Mgr 2" not in {u.name for u in spot_checks.reviewer_candidates(db.session, about_mgr_2)}
+    assert "Mgr 2" not in {
+        u.name for u in spot_checks.reviewer_candidates(about_mgr_2, spot_checks.reviewer_pool(db.session))
+    }
 
 
 def first_item(check: SpotCheck, department_id: int | None = None) -> SpotCheckItem:
@@ -253,7 +255,9 @@ def test_only_the_assigned_reviewer_records_and_the_owner_cannot_be_assigned(
     )
     assert refused.status_code == 403
     owner = org.users["resp_a1"]  # owns every department-A case here; responders are no choice anyway
-    assert owner.id not in {u.id for u in spot_checks.reviewer_candidates(db.session, item.ticket)}
+    assert owner.id not in {
+        u.id for u in spot_checks.reviewer_candidates(item.ticket, spot_checks.reviewer_pool(db.session))
+    }
     with pytest.raises(NotPermitted):
         spot_checks.assign_reviewer(db.session, org.users["mgr_1"], item, owner, now=NOW)
     lead_b = org.users["lead_b"]  # cannot see a department-A case
@@ -296,3 +300,34 @@ def test_drawing_the_same_quarter_twice_on_screen_says_so(
     )
     assert response.status_code == 409
     assert "This quarter has been drawn already." in response.get_data(as_text=True)
+
+
+def statements_for(client: Any, url: str) -> int:
+    """How many SQL statements one page costs (an N+1 shows as a count that grows with the rows)."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_check_page_costs_the_same_queries_for_two_cases_or_ten(
+    org: Org, quarter: list[Ticket], login_as: Any
+) -> None:
+    small = draw(org.users["mgr_1"], percent=20)  # 2 of the quarter's 10
+    client = login_as("mgr_1")
+    few = statements_for(client, f"/manage/spot-checks/{small.id}")
+    db.session.execute(SpotCheckItem.__table__.delete())
+    db.session.execute(SpotCheck.__table__.delete())
+    db.session.commit()
+    large = draw(org.users["mgr_1"], percent=100)  # 10 (mgr_1 is not recused from any)
+    many = statements_for(client, f"/manage/spot-checks/{large.id}")
+    assert many == few
+    page = client.get(f"/manage/spot-checks/{large.id}").get_data(as_text=True)
+    assert page.count(">Choose…</option>") == 10  # a reviewer is chosen, never preselected
