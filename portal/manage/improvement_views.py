@@ -78,18 +78,25 @@ def _render_action(action: ImprovementAction, form=None, link_form=None, review_
 def new_improvement():
     form = _action_form(None)
     if form.validate_on_submit():
-        try:
-            action = improvements.save(db.session, current_user, None, _input(form), now=now())
-        except NotPermitted as error:
-            deny("action_denied", f"improvement:new:{error}", status=403)
-        except ValueError:
-            db.session.rollback()
-            form.title.errors = [*form.title.errors, _("Please check the title, owner and department.")]
-        else:
-            flash(_("Improvement action saved."), "success")
-            return redirect_after_post(url_for("manage.improvement", action_id=action.id))
+        saved = _save(None, form)
+        if saved is not None:
+            return saved
     status = 422 if request.method == "POST" else 200
     return render_template("manage/improvement_form.html", form=form), status
+
+
+def _save(action: ImprovementAction | None, form: ImprovementActionForm):  # type: ignore[no-untyped-def]
+    """Create or update from a valid form: the redirect, or None with the error on the form."""
+    try:
+        saved = improvements.save(db.session, current_user, action, _input(form), now=now())
+    except NotPermitted as error:
+        deny("action_denied", f"improvement:{action.id if action else 'new'}:{error}", status=403)
+    except ValueError:
+        db.session.rollback()
+        form.title.errors = [*form.title.errors, _("Please check the title, owner and department.")]
+        return None
+    flash(_("Improvement action saved."), "success")
+    return redirect_after_post(url_for("manage.improvement", action_id=saved.id))
 
 
 def _input(form: ImprovementActionForm) -> improvements.ActionInput:
@@ -111,18 +118,8 @@ def improvement(action_id: int):
     if request.method == "GET":
         return _render_action(action)
     form = _action_form(action)
-    if not form.validate_on_submit():
-        return _render_action(action, form=form, status=422)
-    try:
-        improvements.save(db.session, current_user, action, _input(form), now=now())
-    except NotPermitted as error:
-        deny("action_denied", f"improvement:{action_id}:{error}", status=403)
-    except ValueError:
-        db.session.rollback()
-        form.title.errors = [*form.title.errors, _("Please check the title, owner and department.")]
-        return _render_action(action, form=form, status=422)
-    flash(_("Improvement action saved."), "success")
-    return redirect_after_post(url_for("manage.improvement", action_id=action.id))
+    saved = _save(action, form) if form.validate_on_submit() else None
+    return saved if saved is not None else _render_action(action, form=form, status=422)
 
 
 @bp.route("/improvements/<int:action_id>/tickets", methods=["POST"])

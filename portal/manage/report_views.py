@@ -51,7 +51,7 @@ def _filter_form() -> DashboardFilterForm:
     return form
 
 
-def _board() -> tuple[DashboardFilterForm, reports.Dashboard | None, str | None]:
+def _board(*, with_warnings: bool = True) -> tuple[DashboardFilterForm, reports.Dashboard | None, str | None]:
     """Parse the filter, check the scope, count the figures."""
     form = _filter_form()
     requested = request.args.get("department", type=int) or None
@@ -76,6 +76,7 @@ def _board() -> tuple[DashboardFilterForm, reports.Dashboard | None, str | None]
         timezone=config["ORG_TIMEZONE"],
         ack_hours=config["ACKNOWLEDGE_WITHIN_HOURS"],
         thresholds=settings_service.warning_thresholds(db.session, config),
+        with_warnings=with_warnings,
     )
     return form, board, None
 
@@ -102,7 +103,7 @@ def dashboard():
 def dashboard_csv(table: str):
     if table not in BUILDERS:
         abort(404)
-    _form, board, _problem = _board()
+    _form, board, _problem = _board(with_warnings=False)
     if board is None:
         abort(422)
     audit.record(

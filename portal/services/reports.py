@@ -297,8 +297,12 @@ def dashboard(
     timezone: str,
     ack_hours: int,
     thresholds: WarningThresholds,
+    with_warnings: bool = True,
 ) -> Dashboard:
-    """Every figure of the dashboard for `scope` and `period`; `actor` only limits the warnings."""
+    """Every figure of the dashboard for `scope` and `period`; `actor` only limits the warnings.
+
+    An export leaves the warnings out (`with_warnings=False`): no table shows them.
+    """
     start, end = period.utc_bounds(timezone)
     board = Dashboard(period=period, scope=scope, ack_hours=ack_hours)
     names = _Names(session)
@@ -309,7 +313,8 @@ def dashboard(
     _escalations(session, board, scope, start, end)
     _callbacks(session, board, scope, start, end, names=names)
     board.spot_checks = spot_check_figures(session, scope, period, timezone)
-    board.warnings = warnings(session, actor, scope, now=now, thresholds=thresholds, names=names)
+    if with_warnings:
+        board.warnings = warnings(session, actor, scope, now=now, thresholds=thresholds, names=names)
     board.departments.sort(key=lambda row: row.name)
     board.staff.sort(key=lambda row: row.name)
     return board
