@@ -11,10 +11,10 @@ from typing import Any
 from flask import Flask, abort, g, request, session
 from flask_babel import get_locale
 from sqlalchemy import event
-from werkzeug.routing import IntegerConverter
 
 from portal.config import DEV_SECRET_KEY, INSTANCE_PATH, Config
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+from portal.web.routing import BoundedIntConverter
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -43,15 +43,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-MAX_ID = 2**31 - 1
-
-
-class BoundedIntConverter(IntegerConverter):
-    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(url_map, *args, **kwargs)
-
-
 def check_production_config(app: Flask) -> None:
     if app.config["PORTAL_ENV"] == "production":
         key = app.config.get("SECRET_KEY") or ""
@@ -69,7 +60,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
-    from portal.auth.views import load_user_from_session_id
+    from portal.web.access import load_user_from_session_id
 
     login_manager.user_loader(load_user_from_session_id)
     with app.app_context():
@@ -170,22 +161,22 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from portal.errors import register
+    from portal.web.errors import register
 
     register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from portal import presentation
+    from portal.web import presentation
 
     presentation.register(app)
     app.jinja_env.globals["get_locale"] = get_locale
 
 
 def register_jobs(app: Flask) -> None:
-    from portal.notifications import jobs
+    from portal.notifications import queueing
 
-    jobs.register(app)
+    queueing.register(app)
 
 
 def register_cli(app: Flask) -> None:

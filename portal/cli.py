@@ -12,6 +12,12 @@ from portal import demo
 from portal.domain.permissions import Role
 from portal.extensions import db
 from portal.models import Department, User, utcnow
+from portal.services.settings import Rules, load_rules
+
+
+def _rules() -> Rules:
+    """The rules as configured now: the same source web requests and jobs use."""
+    return load_rules(db.session, current_app.config, utcnow())
 
 
 def register(app: Flask) -> None:
@@ -19,7 +25,6 @@ def register(app: Flask) -> None:
     @click.option("--if-empty", is_flag=True, help="Only load into an empty database.")
     def demo_command(if_empty: bool) -> None:
         """Load the demo organisation (development only)."""
-        from portal.access import rules
 
         if not current_app.config["LOAD_DEMO_DATA"]:
             raise click.ClickException("demo data is never loaded when PORTAL_ENV=production")
@@ -28,19 +33,18 @@ def register(app: Flask) -> None:
                 click.echo("Database already has data; demo not loaded.")
                 return
             raise click.ClickException("the database is not empty")
-        demo.load(db.session, rules(), utcnow())
+        demo.load(db.session, _rules(), utcnow())
         click.echo(f"Demo loaded. Sign in as responder@example.com / {demo.DEMO_PASSWORD} (see README).")
 
     @app.cli.command("sla-sweep")
     @click.option("--every", type=int, default=0, help="Repeat every N seconds (0: run once).")
     def sla_sweep_command(every: int) -> None:
         """Apply the service clocks: escalate breaches and missed promises, close unanswered (R3–R16)."""
-        from portal.access import rules
         from portal.services.sla_sweep import sweep
 
         while True:
             # No request context: the sweep's transaction starts with BEGIN IMMEDIATE on SQLite.
-            result = sweep(db.session, now=utcnow(), rules=rules())
+            result = sweep(db.session, now=utcnow(), rules=_rules())
             db.session.remove()
             click.echo(
                 f"{utcnow():%Y-%m-%d %H:%M:%S} sweep: "
@@ -70,8 +74,7 @@ def register(app: Flask) -> None:
         With REDIS_URL set this only schedules: it queues the jobs for `rq worker portal`.
         Without Redis it does the work itself, so `make run` needs nothing else.
         """
-        from portal.access import rules
-        from portal.notifications import jobs
+        from portal.notifications import queueing
         from portal.notifications.dispatch import dispatch_due
         from portal.services.sla_sweep import sweep
 
@@ -87,14 +90,14 @@ def register(app: Flask) -> None:
             started = time.monotonic()
             try:
                 if redis_url:
-                    jobs.enqueue("portal.notifications.jobs.run_dispatch", redis_url)
+                    queueing.enqueue(queueing.DISPATCH_JOB, redis_url)
                     if started >= next_sweep:
-                        jobs.enqueue("portal.notifications.jobs.run_sweep", redis_url)
+                        queueing.enqueue(queueing.SWEEP_JOB, redis_url)
                         next_sweep = started + sweep_every
                 else:
                     dispatch_due(db.session, utcnow())
                     if started >= next_sweep:
-                        sweep(db.session, now=utcnow(), rules=rules())
+                        sweep(db.session, now=utcnow(), rules=_rules())
                         next_sweep = started + sweep_every
             except Exception as error:  # keep the worker alive through a database or mail outage
                 db.session.rollback()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.permissions import Role
 from portal.models import Callback, Category, Department, RootCause, Ticket, User
-from portal.services import aftercare, ladder, resolutions, tickets
+from portal.services import aftercare, filing, ladder, resolutions, settings, tickets
 
 DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - demo data only, never in production
 
@@ -65,7 +65,7 @@ def is_empty(session: Session) -> bool:
     return session.scalar(select(func.count(User.id))) == 0
 
 
-def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -> None:
+def load(session: Session, rules: settings.Rules, now: datetime, seed: int = 7) -> None:
     rng = random.Random(seed)
     departments = {}
     for name, feedback in DEPARTMENTS.items():
@@ -92,9 +92,9 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
         subject, category_name = SAMPLES[index % len(SAMPLES)]
         received = now - timedelta(hours=rng.randint(1, 240))
         customer = NAMES[index % len(NAMES)]
-        filed = tickets.file_ticket(
+        filed = filing.file_ticket(
             session,
-            tickets.Intake(
+            filing.Intake(
                 customer_name=customer,
                 customer_email=f"customer{index}@example.org",
                 subject=subject,
@@ -143,9 +143,9 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
             tickets.close(session, actor, ticket, now=later + timedelta(hours=30))
     _show_the_ladder(session, rules, now, responder, lead, categories["Product quality"].id)
     _history(session, rules, now, rng, users, categories, causes)
-    tickets.file_ticket(
+    filing.file_ticket(
         session,
-        tickets.Intake(
+        filing.Intake(
             kind="feedback",
             customer_name="Zhou Min",
             subject="Praise from the website",
@@ -161,7 +161,7 @@ def load(session: Session, rules: tickets.Rules, now: datetime, seed: int = 7) -
 
 def _history(
     session: Session,
-    rules: tickets.Rules,
+    rules: settings.Rules,
     now: datetime,
     rng: random.Random,
     users: dict[str, User],
@@ -179,9 +179,9 @@ def _history(
     for index in range(70):
         subject, category_name = SAMPLES[(index * 7) % len(SAMPLES)]
         received = now - timedelta(days=10 + index * 1.2, hours=rng.randint(0, 8))
-        filed = tickets.file_ticket(
+        filed = filing.file_ticket(
             session,
-            tickets.Intake(
+            filing.Intake(
                 customer_name=NAMES[(index + 3) % len(NAMES)],
                 customer_email=f"earlier{index}@example.org",
                 subject=subject,
@@ -242,14 +242,14 @@ def _history(
 
 
 def _show_the_ladder(
-    session: Session, rules: tickets.Rules, now: datetime, responder: User, lead: User, category_id: int
+    session: Session, rules: settings.Rules, now: datetime, responder: User, lead: User, category_id: int
 ) -> None:
     """A few cases that show the process at work: escalated, waiting for approval, a promise, serious."""
 
     def fresh(subject: str, hours_ago: int) -> Ticket:
-        filed = tickets.file_ticket(
+        filed = filing.file_ticket(
             session,
-            tickets.Intake(
+            filing.Intake(
                 customer_name="Chen Jing",
                 customer_email="chen.jing@example.org",
                 customer_phone="+8613800138000",

@@ -14,7 +14,7 @@ from portal.domain.calendar import WorkingCalendar
 from portal.domain.permissions import Role
 from portal.domain.sla import SlaPolicy
 from portal.models import Category, Department, Ticket, User
-from portal.services import tickets
+from portal.services import filing, settings
 
 PASSWORD = "correct-horse-battery"
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
@@ -70,8 +70,8 @@ def make_org(session: Session) -> Org:
     return org
 
 
-def rules_for_tests(upload_dir: str) -> tickets.Rules:
-    return tickets.Rules(
+def rules_for_tests(upload_dir: str) -> settings.Rules:
+    return settings.Rules(
         policy=SlaPolicy(),
         calendar=WorkingCalendar(timezone="UTC"),
         upload_dir=upload_dir,
@@ -92,7 +92,7 @@ def make_ticket(
         "consent": True,
     }
     fields.update(overrides)
-    filed = tickets.file_ticket(
-        session, tickets.Intake(**fields), [], now=now, rules=rules_for_tests(upload_dir)
+    filed = filing.file_ticket(
+        session, filing.Intake(**fields), [], now=now, rules=rules_for_tests(upload_dir)
     )
     return filed.ticket

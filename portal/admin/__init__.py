@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from portal.access import admin_only
+from portal.web.access import admin_only
 
 bp = Blueprint("admin", __name__)
 bp.before_request(admin_only)

@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from portal.domain.permissions import Role
-from portal.forms_common import NotCommonPassword, strip
+from portal.web.forms import NotCommonPassword, strip
 
 ROLE_CHOICES = [
     (Role.RESPONDER.value, _l("Responder")),

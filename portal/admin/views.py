@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from portal import queries
 from portal.admin import bp
 from portal.admin.forms import (
     PLAIN_SETTINGS,
@@ -35,13 +34,14 @@ from portal.models import (
     utcnow,
 )
 from portal.notifications import dispatch
+from portal.queries import choices
 from portal.services import admin as admin_service
 from portal.services import settings as settings_service
-from portal.staff.forms import ActionForm
+from portal.web.forms import ActionForm
 
 
 def _department_choices() -> list[tuple[int, str]]:
-    return [(d.id, d.name) for d in queries.departments(db.session)]
+    return [(d.id, d.name) for d in choices.departments(db.session)]
 
 
 @bp.route("/")
@@ -99,7 +99,7 @@ def edit_user(user_id: int | None = None):
 
 @bp.route("/departments")
 def departments():
-    return render_template("admin/departments.html", departments=queries.departments(db.session))
+    return render_template("admin/departments.html", departments=choices.departments(db.session))
 
 
 @bp.route("/departments/new", methods=["GET", "POST"])
@@ -223,7 +223,7 @@ def _country_choices() -> list[tuple[str, str]]:
 
 
 def _target_category_choices() -> list[tuple[int, str]]:
-    return [(0, _("All categories")), *((c.id, c.name) for c in queries.active_categories(db.session))]
+    return [(0, _("All categories")), *((c.id, c.name) for c in choices.active_categories(db.session))]
 
 
 @bp.route("/settings")

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from portal.forms_common import NotCommonPassword
+from portal.web.forms import NotCommonPassword
 
 
 class LoginForm(FlaskForm):

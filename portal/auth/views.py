@@ -2,50 +2,29 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.access import client_ip, now
 from portal.auth import bp
 from portal.auth.forms import ChangePasswordForm, LoginForm
 from portal.domain.permissions import Role
 from portal.extensions import db, limiter
 from portal.models import User
 from portal.services import audit
+from portal.web.context import client_ip, now
+from portal.web.navigation import safe_next
 
 # Checked against when the email is unknown, so both answers take the same time (D2).
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
-
-
-def load_user_from_session_id(session_id: str) -> User | None:
-    user_id, _sep, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
-        return None
-    return user
 
 
 def home_for(user: User) -> str:
     if user.role == Role.ADMIN:
         return url_for("admin.users")
     return url_for("staff.queue")
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are honoured after sign-in (E5, ASVS 5.1.5)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def _login_key() -> str:

@@ -3,7 +3,7 @@
 R20 (confidentiality): responders and leads see their department's tickets and the ones they
 own; managers see all; administrators configure the portal but do not read complaints.
 R10 (recusal): the staff member a complaint is about never sees it, whatever their role.
-Imports nothing from Flask or SQLAlchemy; `queries.visible_tickets()` is the SQL twin of
+Imports nothing from Flask or SQLAlchemy; `visibility.visible_tickets()` is the SQL twin of
 `can_view()` and the tests hold the two to the same answers.
 """
 

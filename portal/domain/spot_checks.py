@@ -13,8 +13,6 @@ from collections.abc import Iterable
 
 from portal.domain.permissions import ActorLike, Role, TicketLike, can_view
 
-DEFAULT_PERCENT = 20  # R18: a random 20% of the quarter's resolved records
-
 
 def sample_size(population: int, percent: int) -> int:
     """Round up, so a small quarter is still checked: 20% of 3 cases is 1 case, not 0."""

@@ -64,6 +64,8 @@ _N, _A, _P, _W, _R, _C = (
 )
 # Not yet decided: the clocks run and the ladder applies.
 OPEN_STATUSES: Final = frozenset({_N, _A, _P, _W})
+# The same set as stored strings, for SQL `IN` lists and templates.
+OPEN_STATUS_VALUES: Final = tuple(sorted(s.value for s in OPEN_STATUSES))
 # Open and still being worked (a proposal waiting for a manager is frozen until decided).
 WORKING_STATUSES: Final = frozenset({_N, _A, _P})
 

@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from portal.access import leads_and_managers_only
+from portal.web.access import leads_and_managers_only
 
 bp = Blueprint("manage", __name__)
 bp.before_request(leads_and_managers_only)

@@ -3,8 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.forms_common import strip
-from portal.presentation import ACTION_STATUS_LABELS
+from portal.web.forms import strip
+from portal.web.presentation import ACTION_STATUS_LABELS
 
 
 class ApprovalForm(FlaskForm):

@@ -7,17 +7,18 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import queries
-from portal.access import deny, now
 from portal.domain import permissions
 from portal.domain.errors import Conflict, NotPermitted
 from portal.domain.permissions import STAFF_ROLES, Role
 from portal.extensions import db
-from portal.htmx import redirect_after_post
 from portal.manage import bp
 from portal.manage.forms import EffectReviewForm, ImprovementActionForm, LinkTicketForm
 from portal.models import ImprovementAction, User
+from portal.queries import choices, visibility
 from portal.services import improvements
+from portal.web.access import deny
+from portal.web.context import now
+from portal.web.navigation import redirect_after_post
 
 
 @bp.route("/improvements")
@@ -35,7 +36,7 @@ def _action_or_404(action_id: int) -> ImprovementAction:
 
 def _action_form(action: ImprovementAction | None) -> ImprovementActionForm:
     form = ImprovementActionForm()
-    departments = queries.departments(db.session)
+    departments = choices.departments(db.session)
     if current_user.role != Role.MANAGER:
         departments = [d for d in departments if d.id == current_user.department_id]
     form.department.choices = [(d.id, d.name) for d in departments]
@@ -47,9 +48,9 @@ def _action_form(action: ImprovementAction | None) -> ImprovementActionForm:
     form.owner.choices = [(u.id, u.name) for u in staff]
     form.root_cause.choices = [
         (0, _("None")),
-        *((c.id, c.name) for c in queries.active_root_causes(db.session)),
+        *((c.id, c.name) for c in choices.active_root_causes(db.session)),
     ]
-    form.category.choices = [(0, _("None")), *((c.id, c.name) for c in queries.active_categories(db.session))]
+    form.category.choices = [(0, _("None")), *((c.id, c.name) for c in choices.active_categories(db.session))]
     if request.method == "GET":
         if action is not None:
             form.title.data, form.description.data = action.title, action.description
@@ -146,7 +147,7 @@ def link_improvement_ticket(action_id: int):
 @bp.route("/improvements/<int:action_id>/tickets/<int:ticket_id>/unlink", methods=["POST"])
 def unlink_improvement_ticket(action_id: int, ticket_id: int):
     action = _action_or_404(action_id)
-    if queries.visible_ticket(db.session, current_user, ticket_id) is None:
+    if visibility.visible_ticket(db.session, current_user, ticket_id) is None:
         deny("access_denied", f"ticket:{ticket_id}")
     improvements.unlink_ticket(db.session, current_user, action, ticket_id)
     flash(_("Complaint unlinked."), "success")

@@ -15,9 +15,9 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from portal import charts
-from portal.presentation import CHANNEL_LABELS, ESCALATION_CAUSES, TIER_LABELS
+from portal.manage import charts
 from portal.services.reports import CallbackTheme, Dashboard, GroupFigures
+from portal.web.presentation import CHANNEL_LABELS, ESCALATION_CAUSES, TIER_LABELS
 
 DASH = "—"
 

@@ -8,14 +8,11 @@ warnings that name customers or cases list only what the viewer may open.
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal import queries
-from portal.access import deny, now
 from portal.domain import permissions, reporting
 from portal.domain.errors import NotPermitted
 from portal.domain.permissions import Role
@@ -24,12 +21,11 @@ from portal.extensions import db
 from portal.manage import bp
 from portal.manage.forms import DashboardFilterForm
 from portal.manage.report_tables import BUILDERS, all_tables, to_csv
+from portal.queries import choices
 from portal.services import audit, improvements, reports
 from portal.services import settings as settings_service
-
-
-def today() -> date:
-    return now().astimezone(ZoneInfo(current_app.config["ORG_TIMEZONE"])).date()
+from portal.web.access import deny
+from portal.web.context import now, today
 
 
 def period_for(preset: str | None, start: date | None, end: date | None, day: date) -> Period:
@@ -43,7 +39,7 @@ def period_for(preset: str | None, start: date | None, end: date | None, day: da
 
 def _filter_form() -> DashboardFilterForm:
     form = DashboardFilterForm(request.args)
-    departments = queries.departments(db.session)
+    departments = choices.departments(db.session)
     if current_user.role == Role.MANAGER:
         form.department.choices = [(0, _("All departments")), *((d.id, d.name) for d in departments)]
     else:

@@ -12,19 +12,19 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from portal import queries
-from portal.access import deny, now
 from portal.domain import reporting
 from portal.domain.errors import Conflict, NotPermitted
 from portal.domain.permissions import Role
 from portal.extensions import db
-from portal.htmx import redirect_after_post
 from portal.manage import bp
 from portal.manage.forms import ReviewerForm, SpotCheckDrawForm, SpotCheckReviewForm
-from portal.manage.report_views import today
 from portal.models import SpotCheck, SpotCheckItem, User
+from portal.queries import visibility
 from portal.services import settings as settings_service
 from portal.services import spot_checks
+from portal.web.access import deny
+from portal.web.context import now, today
+from portal.web.navigation import redirect_after_post
 
 
 def _draw_form(formdata: object = None) -> SpotCheckDrawForm:
@@ -48,7 +48,7 @@ def _index(form: SpotCheckDrawForm | None = None, status: int = 200):  # type: i
         db.session.scalars(
             select(SpotCheckItem)
             .join(SpotCheckItem.ticket)
-            .where(SpotCheckItem.reviewer_id == current_user.id, queries.visibility_clause(current_user))
+            .where(SpotCheckItem.reviewer_id == current_user.id, visibility.visibility_clause(current_user))
             .options(joinedload(SpotCheckItem.ticket), joinedload(SpotCheckItem.spot_check))
             .order_by(SpotCheckItem.reviewed_at.is_not(None), SpotCheckItem.id)
             .limit(200)
@@ -153,7 +153,7 @@ def spot_check(spot_check_id: int):
 
 def _item_or_404(item_id: int) -> SpotCheckItem:
     item = db.session.get(SpotCheckItem, item_id)
-    if item is None or queries.visible_ticket(db.session, current_user, item.ticket_id) is None:
+    if item is None or visibility.visible_ticket(db.session, current_user, item.ticket_id) is None:
         deny("access_denied", f"spot-check-item:{item_id}")
     return item
 

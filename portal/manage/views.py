@@ -8,18 +8,19 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal import queries
-from portal.access import deny, now, rules
 from portal.domain.errors import Conflict, IllegalTransition, NotPermitted
 from portal.domain.ladder import Tier
 from portal.domain.permissions import Role
-from portal.domain.workflow import OPEN_STATUSES
+from portal.domain.workflow import OPEN_STATUS_VALUES
 from portal.extensions import db
-from portal.htmx import redirect_after_post
 from portal.manage import bp
 from portal.manage.forms import ApprovalForm, RejectionForm
 from portal.models import CooperationReport, ResolutionProposal, Ticket
+from portal.queries import visibility
 from portal.services import resolutions
+from portal.web.access import deny
+from portal.web.context import now, rules
+from portal.web.navigation import redirect_after_post
 
 
 def _managers_only() -> None:
@@ -36,8 +37,8 @@ def _overview() -> dict[str, object]:
     """Escalated open tickets for this lead's department or, for managers, the manager tier."""
     query = (
         select(Ticket)
-        .where(queries.visibility_clause(current_user))
-        .where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+        .where(visibility.visibility_clause(current_user))
+        .where(Ticket.status.in_(OPEN_STATUS_VALUES))
         .options(joinedload(Ticket.owner), joinedload(Ticket.department))
         .order_by(Ticket.due_at, Ticket.id)
         .limit(100)
@@ -52,7 +53,7 @@ def _overview() -> dict[str, object]:
             db.session.scalars(
                 select(CooperationReport)
                 .join(CooperationReport.ticket)
-                .where(queries.visibility_clause(current_user))
+                .where(visibility.visibility_clause(current_user))
                 .where(CooperationReport.handled_at.is_(None))
                 .options(joinedload(CooperationReport.department), joinedload(CooperationReport.reported_by))
                 .order_by(CooperationReport.at.desc())
@@ -68,7 +69,7 @@ def _pending_for_me() -> list[ResolutionProposal]:
             select(ResolutionProposal)
             .join(ResolutionProposal.ticket)
             .where(ResolutionProposal.status == "pending")
-            .where(queries.visibility_clause(current_user))  # R10: never a case about themselves
+            .where(visibility.visibility_clause(current_user))  # R10: never a case about themselves
             .options(joinedload(ResolutionProposal.ticket), joinedload(ResolutionProposal.proposed_by))
             .order_by(ResolutionProposal.proposed_at)
             .limit(200)
@@ -93,7 +94,7 @@ def approvals():
 
 def _proposal_or_404(proposal_id: int) -> ResolutionProposal:
     proposal = db.session.get(ResolutionProposal, proposal_id)
-    if proposal is None or queries.visible_ticket(db.session, current_user, proposal.ticket_id) is None:
+    if proposal is None or visibility.visible_ticket(db.session, current_user, proposal.ticket_id) is None:
         deny("access_denied", f"proposal:{proposal_id}")
     return proposal
 

@@ -1,42 +1,14 @@
-"""The job engine: RQ on Redis when REDIS_URL is set, in-process otherwise.
+"""The RQ jobs an `rq worker portal` process runs: deliver the outbox, apply the service clocks.
 
-Web requests never send mail themselves. After a transaction that wrote outbox rows commits, a
-dispatch job is queued (Redis) — and whether or not Redis answers, the rows are in the database,
-so `flask worker` (or the next job) delivers them once things are back (R13: nothing lost).
+The worker imports this module by name; it builds the application once per process and takes the
+rules from the settings service, as the CLI does.
 """
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
-from typing import Any
 
-from flask import Flask, current_app
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
-from portal.models import Notification
-
-log = logging.getLogger("portal.notifications")
-QUEUE_NAME = "portal"
-
-
-def queue(redis_url: str) -> Any:
-    from redis import Redis
-    from rq import Queue
-
-    connection = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
-    return Queue(QUEUE_NAME, connection=connection)
-
-
-def enqueue(function_path: str, redis_url: str) -> bool:
-    """Queue a job by name; False (and a log line) when Redis is unreachable — rows still wait."""
-    try:
-        queue(redis_url).enqueue(function_path, job_timeout=300, result_ttl=60, failure_ttl=86_400)
-        return True
-    except Exception as error:  # Redis down must never break the request that caused it
-        log.warning("could not queue %s: %s", function_path, error)
-        return False
+from flask import Flask
 
 
 @lru_cache(maxsize=1)
@@ -60,43 +32,12 @@ def run_dispatch() -> str:
 
 def run_sweep() -> str:
     """RQ job: apply the service clocks."""
-    from portal.access import rules
     from portal.extensions import db
     from portal.models import utcnow
     from portal.services.sla_sweep import sweep
+    from portal.web.context import rules
 
     with _worker_app().app_context():
         result = sweep(db.session, now=utcnow(), rules=rules())
         db.session.remove()
     return f"escalated {len(result.escalated_ticket_ids)}"
-
-
-_registered = False
-
-
-def register(app: Flask) -> None:
-    """After a commit that wrote outbox rows, ask a worker to send them now (when Redis is set).
-
-    The hooks sit on the process-wide scoped session, so they are installed once and read the
-    current application's REDIS_URL when they fire.
-    """
-    global _registered
-    if _registered:
-        return
-    _registered = True
-    from portal.extensions import db
-
-    @event.listens_for(db.session, "after_flush")
-    def _note_outbox_rows(session: Session, _context: Any) -> None:
-        if any(isinstance(obj, Notification) and obj.channel != "in_app" for obj in session.new):
-            session.info["outbox_written"] = True
-
-    @event.listens_for(db.session, "after_commit")
-    def _queue_dispatch(session: Session) -> None:
-        redis_url = current_app.config.get("REDIS_URL")
-        if session.info.pop("outbox_written", False) and redis_url:
-            enqueue("portal.notifications.jobs.run_dispatch", redis_url)
-
-    @event.listens_for(db.session, "after_rollback")
-    def _forget(session: Session) -> None:
-        session.info.pop("outbox_written", None)

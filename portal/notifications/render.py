@@ -9,7 +9,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from portal.models import Notification
-from portal.services.tickets import tracking_token
+from portal.services.tracking import tracking_token
 
 SUBJECTS = {
     "filed": _l("We have received your complaint %(reference)s"),

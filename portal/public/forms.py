@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.forms_common import (
+from portal.web.forms import (
     IDEMPOTENCY_KEY,
     NoLineBreaks,
     new_idempotency_key,
@@ -11,7 +11,7 @@ from portal.forms_common import (
     optional_phone_field,
     strip,
 )
-from portal.forms_common import ComplaintForm as ComplaintForm  # re-exported for the views
+from portal.web.forms import ComplaintForm as ComplaintForm
 
 
 class FeedbackForm(FlaskForm):

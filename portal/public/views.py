@@ -17,13 +17,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from portal import queries
-from portal.access import now, rules
 from portal.domain import workflow
 from portal.domain.errors import Conflict, IllegalTransition
 from portal.domain.workflow import Status
 from portal.extensions import csrf, db, limiter
-from portal.forms_common import phone_to_e164
 from portal.models import Attachment, Ticket
 from portal.public import bp
 from portal.public.forms import (
@@ -33,8 +30,11 @@ from portal.public.forms import (
     LostLinkForm,
     OutcomeAnswerForm,
 )
-from portal.services import aftercare, tickets
-from portal.uploads import checked_uploads, download_response
+from portal.queries import choices, ticket_page
+from portal.services import aftercare, filing, tracking
+from portal.web.context import now, rules
+from portal.web.forms import phone_to_e164
+from portal.web.uploads import checked_uploads, download_response
 
 TRACKED_KEY = "tracked_tickets"
 MAX_TRACKED = 20
@@ -73,7 +73,7 @@ def healthz_live():
 @limiter.limit(lambda: _limit("RATELIMIT_FILE_COMPLAINT"), methods=["POST"])
 def file_complaint():
     form = ComplaintForm()
-    form.category.choices = [(c.id, c.name) for c in queries.active_categories(db.session)]
+    form.category.choices = [(c.id, c.name) for c in choices.active_categories(db.session)]
     form.ensure_idempotency_key()
     if request.method == "POST":
         valid = form.validate()
@@ -85,7 +85,7 @@ def file_complaint():
                 "warning",
             )
         if valid and not file_errors:
-            filed = tickets.file_ticket(
+            filed = filing.file_ticket(
                 db.session,
                 form.to_intake(channel="web", locale=str(get_locale())),
                 files,
@@ -112,9 +112,9 @@ def give_feedback():
                 )
             return render_template("public/feedback.html", form=form), 422
         text = form.text.data
-        filed = tickets.file_ticket(
+        filed = filing.file_ticket(
             db.session,
-            tickets.Intake(
+            filing.Intake(
                 kind="feedback",
                 customer_name=form.name.data or _("Anonymous"),
                 customer_email=form.email.data or None,
@@ -135,7 +135,7 @@ def give_feedback():
     return render_template("public/feedback.html", form=form)
 
 
-def _confirm(filed: tickets.Filed):
+def _confirm(filed: filing.Filed):
     """Post/redirect/get: the confirmation is shown only after the complaint is committed (R3)."""
     session["filed"] = {"reference": filed.ticket.reference, "token": filed.tracking_token}
     _remember_tracked(filed.ticket)
@@ -151,7 +151,7 @@ def lost_link():
         contact = form.contact.data
         if "@" not in contact:
             contact = phone_to_e164(contact) or contact
-        tickets.resend_tracking_link(db.session, form.reference.data, contact, now=now(), rules=rules())
+        tracking.resend_tracking_link(db.session, form.reference.data, contact, now=now(), rules=rules())
         return render_template("public/lost_link.html", form=form, sent=True)
     status = 422 if request.method == "POST" else 200
     return render_template("public/lost_link.html", form=form, sent=False), status
@@ -171,7 +171,7 @@ def filed(reference: str):
 @bp.route("/track/<token>")
 @limiter.limit(lambda: _limit("RATELIMIT_TRACKING"))
 def track(token: str):
-    ticket = tickets.find_by_token(db.session, token)
+    ticket = tracking.find_by_token(db.session, token)
     if ticket is None:
         abort(404)
     _remember_tracked(ticket)
@@ -190,7 +190,7 @@ def _render_case(
     status: int = 200,
     answer_form: OutcomeAnswerForm | None = None,
 ):
-    events = queries.timeline(db.session, ticket.id, public_only=True)
+    events = ticket_page.timeline(db.session, ticket.id, public_only=True)
     attachments = db.session.scalars(
         select(Attachment)
         .where(Attachment.ticket_id == ticket.id, Attachment.uploaded_by == "customer")
@@ -224,7 +224,7 @@ def add_message(reference: str):
     if not valid or file_errors:
         return _render_case(ticket, form, 422)
     try:
-        tickets.add_customer_message(db.session, ticket, form.body.data, files, now=now(), rules=rules())
+        filing.add_customer_message(db.session, ticket, form.body.data, files, now=now(), rules=rules())
     except IllegalTransition:
         flash(_("This case is closed. Please file a new complaint if something is still wrong."), "warning")
         return _render_case(ticket, form, 409)

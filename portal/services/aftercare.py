@@ -11,11 +11,14 @@ from portal.domain import ladder, workflow
 from portal.domain.errors import Conflict
 from portal.domain.ladder import EscalationCause
 from portal.domain.permissions import ActorLike
+from portal.domain.text import normalise_text
 from portal.domain.workflow import Action, Status
 from portal.models import Callback, Ticket
 from portal.services import outbox
+from portal.services.events import authorise, record_event
 from portal.services.ladder import move_to_tier
-from portal.services.tickets import Rules, authorise, normalise_text, record_event, restart_resolution_clock
+from portal.services.settings import Rules
+from portal.services.tickets import restart_resolution_clock
 
 
 def can_answer(ticket: Ticket) -> bool:

@@ -8,16 +8,12 @@ from sqlalchemy.orm import Session
 
 from portal.domain import sla
 from portal.domain.permissions import ActorLike
+from portal.domain.text import normalise_text
 from portal.domain.workflow import Action
 from portal.models import Ticket
-from portal.services.tickets import (
-    Rules,
-    authorise,
-    check_version,
-    normalise_text,
-    record_event,
-    resume_clock,
-)
+from portal.services.events import authorise, check_version, record_event
+from portal.services.settings import Rules
+from portal.services.tickets import resume_clock
 
 CUSTOMER_TIERS = ("regular", "vip")
 

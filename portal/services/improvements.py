@@ -15,10 +15,10 @@ from enum import StrEnum
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal import queries
 from portal.domain import permissions
 from portal.domain.errors import Conflict, NotPermitted
 from portal.domain.permissions import ActorLike, is_staff
+from portal.domain.text import normalise_text
 from portal.models import (
     Category,
     Department,
@@ -28,7 +28,7 @@ from portal.models import (
     User,
     improvement_action_ticket,
 )
-from portal.services.tickets import normalise_text
+from portal.queries import visibility
 
 EFFECT_WINDOW_DAYS = 30
 
@@ -112,7 +112,9 @@ def link_ticket(session: Session, actor: ActorLike, action: ImprovementAction, r
     """Record that the action answers a complaint; the reference must be one the actor may see."""
     _authorise(actor, action.department_id)
     ticket = session.scalars(
-        select(Ticket).where(queries.visibility_clause(actor), Ticket.reference == reference.strip().upper())
+        select(Ticket).where(
+            visibility.visibility_clause(actor), Ticket.reference == reference.strip().upper()
+        )
     ).first()
     if ticket is None:
         raise LookupError("no complaint with that reference that you may see")
@@ -170,7 +172,7 @@ def linked_tickets(session: Session, actor: ActorLike, action: ImprovementAction
     return list(
         session.scalars(
             select(Ticket)
-            .where(queries.visibility_clause(actor))
+            .where(visibility.visibility_clause(actor))
             .join(improvement_action_ticket, improvement_action_ticket.c.ticket_id == Ticket.id)
             .where(improvement_action_ticket.c.action_id == action.id)
             .order_by(Ticket.received_at)

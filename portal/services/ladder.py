@@ -12,10 +12,11 @@ from portal.domain import ladder
 from portal.domain.errors import IllegalTransition, NotPermitted
 from portal.domain.ladder import EscalationCause, Tier
 from portal.domain.permissions import ActorLike, Role
+from portal.domain.text import normalise_text
 from portal.domain.workflow import Action
 from portal.models import CooperationReport, Department, Escalation, Ticket, User
 from portal.services import outbox
-from portal.services.tickets import authorise, check_version, normalise_text, record_event
+from portal.services.events import authorise, check_version, record_event
 
 
 def handlers_for(session: Session, ticket: Ticket, tier: int) -> list[User]:

@@ -18,7 +18,7 @@ Each figure has one definition, written beside the query that counts it:
 
 Aggregates count every complaint in the scope, recused ones included (domain.md "Counts vs.
 contents"); the few lists that name customers or cases (warnings) go through the one visibility
-rule, `queries.visibility_clause`.
+rule, `visibility.visibility_clause`.
 """
 
 from __future__ import annotations
@@ -33,12 +33,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Integer, and_, case, extract, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from portal import queries
 from portal.domain import reporting
 from portal.domain.ladder import Tier
 from portal.domain.permissions import ActorLike
 from portal.domain.reporting import Percentiles, Period, WarningThresholds, percentiles_from_histogram
-from portal.domain.workflow import OPEN_STATUSES, Status
+from portal.domain.workflow import OPEN_STATUS_VALUES, Status
 from portal.models import (
     Callback,
     Category,
@@ -51,9 +50,9 @@ from portal.models import (
     Ticket,
     User,
 )
+from portal.queries import visibility
 
 KINDS = ("complaint", "feedback", "all")
-OPEN_VALUES = [s.value for s in OPEN_STATUSES]
 TOP_LIMIT = 10
 WARNING_LIMIT = 20
 
@@ -364,7 +363,7 @@ def _snapshot(session: Session, board: Dashboard, groups: _Groups, scope: Report
             func.count(),
             _count_if(overdue),
         )
-        .where(Ticket.status.in_(OPEN_VALUES), *scope.clauses())
+        .where(Ticket.status.in_(OPEN_STATUS_VALUES), *scope.clauses())
         .group_by(Ticket.department_id, Ticket.owner_id, Ticket.tier, Ticket.status)
     ).all()
     board.open_by_tier = dict.fromkeys((t.value for t in Tier), 0)
@@ -632,7 +631,7 @@ def warnings(
     """
     names = names or _Names(session)
     found = Warnings()
-    visible = queries.visibility_clause(actor)
+    visible = visibility.visibility_clause(actor)
     contact = func.coalesce(func.lower(Ticket.customer_email), Ticket.customer_phone)
     recent = [Ticket.received_at >= now - timedelta(days=thresholds.repeat_days), *scope.clauses(), visible]
     has_contact = or_(Ticket.customer_email.is_not(None), Ticket.customer_phone.is_not(None))
@@ -688,7 +687,7 @@ def warnings(
         .join(Ticket, Ticket.id == Promise.ticket_id)
         .where(Promise.kept_at.is_(None), Promise.missed_at.is_(None))
         .where(Promise.due_at >= now, Promise.due_at <= soon)
-        .where(Ticket.status.in_(OPEN_VALUES), *scope.clauses(), visible)
+        .where(Ticket.status.in_(OPEN_STATUS_VALUES), *scope.clauses(), visible)
         .group_by(Ticket.id, Ticket.reference, Ticket.subject, Ticket.owner_id)
         .order_by(func.min(Promise.due_at), Ticket.id)
         .limit(WARNING_LIMIT)

@@ -17,17 +17,13 @@ from portal.domain import approval
 from portal.domain.approval import Outcome, ProposalFacts
 from portal.domain.errors import Conflict
 from portal.domain.permissions import ActorLike
+from portal.domain.text import normalise_text
 from portal.domain.workflow import Action, Status
 from portal.models import Callback, ResolutionProposal, RootCause, Ticket
 from portal.services import outbox
-from portal.services.tickets import (
-    Rules,
-    authorise,
-    check_version,
-    keep_promises,
-    normalise_text,
-    record_event,
-)
+from portal.services.events import authorise, check_version, record_event
+from portal.services.settings import Rules
+from portal.services.tickets import keep_promises
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,44 @@ and `closure_day` override them without a restart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.domain import sla
+from portal.domain.calendar import WorkingCalendar
 from portal.domain.reporting import WarningThresholds
 from portal.domain.sla import SlaPolicy
 from portal.models import ClosureDay, ServiceTarget, Setting
 from portal.services.business_calendar import calendar_for
-from portal.services.tickets import Rules
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the services need to know about the organisation's clocks and thresholds."""
+
+    policy: sla.SlaPolicy
+    calendar: WorkingCalendar
+    upload_dir: str
+    reference_prefix: str = "CP"
+    # (category id or None, customer tier) → targets (R23); falls back to `policy`.
+    targets: Mapping[tuple[int | None, str], sla.SlaPolicy] = field(default_factory=dict)
+    # Signs tracking links (the app's SECRET_KEY); changing it invalidates every link.
+    link_secret: str = ""
+    approval_threshold_minor: int = 50_000
+    feedback_window_days: int = 7
+    callback_within_hours: int = 24
+
+    def policy_for(self, category_id: int | None, customer_tier: str = "regular") -> sla.SlaPolicy:
+        return (
+            self.targets.get((category_id, customer_tier))
+            or self.targets.get((None, customer_tier))
+            or self.policy
+        )
+
 
 # key → (config name holding the default, type)
 SETTINGS: dict[str, tuple[str, type]] = {

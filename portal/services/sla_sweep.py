@@ -19,11 +19,9 @@ from sqlalchemy.orm import Session
 
 from portal.domain.ladder import EscalationCause, Tier
 from portal.domain.permissions import Role
-from portal.domain.workflow import OPEN_STATUSES, Status
+from portal.domain.workflow import OPEN_STATUS_VALUES, Status
 from portal.models import Callback, Escalation, Notification, Promise, Ticket, TicketEvent, User
-from portal.services.tickets import Rules
-
-OPEN = [s.value for s in OPEN_STATUSES]
+from portal.services.settings import Rules
 
 
 @dataclass
@@ -201,7 +199,7 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
     # R3: no acknowledgement within 24 hours.
     ack_rows = _escalate_returning(
         session,
-        (Ticket.status.in_(OPEN))
+        (Ticket.status.in_(OPEN_STATUS_VALUES))
         & Ticket.acknowledged_at.is_(None)
         & Ticket.ack_breached_at.is_(None)
         & (Ticket.ack_due_at < now),
@@ -214,7 +212,7 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
     # R7: not resolved within the working-day target (a paused clock does not run out).
     resolve_rows = _escalate_returning(
         session,
-        (Ticket.status.in_(OPEN))
+        (Ticket.status.in_(OPEN_STATUS_VALUES))
         & Ticket.resolve_breached_at.is_(None)
         & Ticket.paused_at.is_(None)
         & (Ticket.resolve_due_at < now),
@@ -244,7 +242,7 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
         )
         promise_rows = _escalate_returning(
             session,
-            Ticket.id.in_(ticket_ids) & Ticket.status.in_(OPEN),
+            Ticket.id.in_(ticket_ids) & Ticket.status.in_(OPEN_STATUS_VALUES),
             {"promise_due_at": earliest_open},
             now,
         )

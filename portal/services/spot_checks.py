@@ -18,14 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from portal import queries
 from portal.domain import spot_checks
 from portal.domain.errors import Conflict, NotPermitted
 from portal.domain.permissions import ActorLike, Role
 from portal.domain.reporting import parse_quarter, quarter_label, quarter_period
+from portal.domain.text import normalise_text
 from portal.models import SpotCheck, SpotCheckItem, Ticket, User
+from portal.queries import visibility
 from portal.services import outbox
-from portal.services.tickets import normalise_text, record_event
+from portal.services.events import record_event
 
 MAX_SEED_LENGTH = 64
 
@@ -43,7 +44,7 @@ def _population(session: Session, actor: ActorLike, start: datetime, end: dateti
     return list(
         session.scalars(
             select(Ticket.id)
-            .where(queries.visibility_clause(actor))
+            .where(visibility.visibility_clause(actor))
             .where(Ticket.kind == "complaint", Ticket.resolved_at >= start, Ticket.resolved_at < end)
             .order_by(Ticket.id)
         )
@@ -179,7 +180,7 @@ def visible_items(session: Session, actor: ActorLike, check: SpotCheck) -> list[
     query = (
         select(SpotCheckItem)
         .join(Ticket, Ticket.id == SpotCheckItem.ticket_id)
-        .where(SpotCheckItem.spot_check_id == check.id, queries.visibility_clause(actor))
+        .where(SpotCheckItem.spot_check_id == check.id, visibility.visibility_clause(actor))
         .options(
             joinedload(SpotCheckItem.ticket).joinedload(Ticket.owner),
             joinedload(SpotCheckItem.reviewer),

@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from portal.access import staff_only
+from portal.web.access import staff_only
 
 bp = Blueprint("staff", __name__)
 bp.before_request(staff_only)

@@ -12,13 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.forms_common import ComplaintFields
-
-
-class ActionForm(FlaskForm):
-    """CSRF only, for bare buttons such as Claim."""
-
-    next = HiddenField()
+from portal.web.forms import ComplaintFields
 
 
 class VersionedForm(FlaskForm):

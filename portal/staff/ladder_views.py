@@ -7,17 +7,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import queries
-from portal.access import deny, now, rules, ticket_or_404
 from portal.domain.errors import Conflict
 from portal.extensions import db
-from portal.htmx import redirect_after_post
 from portal.models import Callback
-from portal.presentation import from_local
+from portal.queries import choices, visibility
 from portal.services import aftercare, clocks, ladder
 from portal.staff import bp
 from portal.staff.forms import (
-    ActionForm,
     CallbackForm,
     CustomerTierForm,
     EscalateForm,
@@ -30,6 +26,11 @@ from portal.staff.forms import (
     SeriousForm,
 )
 from portal.staff.views import extension_choices, invalid_form, run_action, staff_choices
+from portal.web.access import deny, ticket_or_404
+from portal.web.context import now, rules
+from portal.web.forms import ActionForm
+from portal.web.navigation import redirect_after_post
+from portal.web.presentation import from_local
 
 
 @bp.route("/tickets/<int:ticket_id>/escalate", methods=["POST"])
@@ -95,7 +96,7 @@ def mark_serious(ticket_id: int):
 def report_noncooperation(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = NoncooperationForm()
-    form.department.choices = [(d.id, d.name) for d in queries.departments(db.session)]
+    form.department.choices = [(d.id, d.name) for d in choices.departments(db.session)]
     if not form.validate_on_submit():
         return invalid_form(ticket, "noncooperation_form", form)
     return run_action(
@@ -203,7 +204,7 @@ def _my_callbacks() -> list[Callback]:
         select(Callback)
         .join(Callback.ticket)
         .where(Callback.owner_id == current_user.id, Callback.completed_at.is_(None))
-        .where(queries.visibility_clause(current_user))
+        .where(visibility.visibility_clause(current_user))
         .order_by(Callback.due_at)
         .limit(200)
     )

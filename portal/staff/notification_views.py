@@ -8,14 +8,15 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from portal import queries
-from portal.access import now
 from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page_or_fragment
 from portal.models import Notification
 from portal.notifications.render import in_app_text
+from portal.queries import visibility
 from portal.staff import bp
-from portal.staff.forms import ActionForm
+from portal.web.context import now
+from portal.web.forms import ActionForm
+from portal.web.htmx import render_page_or_fragment
+from portal.web.navigation import redirect_after_post
 
 
 def _mine():  # type: ignore[no-untyped-def]
@@ -24,7 +25,7 @@ def _mine():  # type: ignore[no-untyped-def]
         select(Notification)
         .outerjoin(Notification.ticket)
         .where(Notification.recipient_user_id == current_user.id, Notification.channel == "in_app")
-        .where(or_(Notification.ticket_id.is_(None), queries.visibility_clause(current_user)))
+        .where(or_(Notification.ticket_id.is_(None), visibility.visibility_clause(current_user)))
     )
 
 

@@ -16,21 +16,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import queries
-from portal.access import deny, now, refuse, rules, ticket_or_404
-from portal.app import MAX_ID
-from portal.auth.views import safe_next
 from portal.domain import ladder as ladder_rules
-from portal.domain import sla
+from portal.domain import sla, text
 from portal.domain.errors import Conflict, IllegalTransition, NotPermitted
 from portal.extensions import db
-from portal.htmx import is_htmx, redirect_after_post, render_page_or_fragment
 from portal.models import Attachment, Ticket
-from portal.presentation import PRIORITY_LABELS, from_local
-from portal.services import resolutions, spot_checks, tickets
+from portal.queries import choices, staff_queue, ticket_page
+from portal.services import filing, resolutions, spot_checks, tickets
 from portal.staff import bp
 from portal.staff.forms import (
-    ActionForm,
     CategoryForm,
     CloseForm,
     CustomerTierForm,
@@ -49,7 +43,14 @@ from portal.staff.forms import (
     SeriousForm,
     TransferForm,
 )
-from portal.uploads import checked_uploads, download_response
+from portal.web.access import deny, refuse, ticket_or_404
+from portal.web.context import now, rules
+from portal.web.forms import ActionForm
+from portal.web.htmx import is_htmx, render_page_or_fragment
+from portal.web.navigation import redirect_after_post, safe_next
+from portal.web.presentation import PRIORITY_LABELS, from_local
+from portal.web.routing import id_from_query
+from portal.web.uploads import checked_uploads, download_response
 
 # --- the queue -----------------------------------------------------------------------------
 
@@ -60,13 +61,6 @@ def _one(name: str, allowed: tuple[str, ...], default: str) -> str:
     return value if value in allowed else default
 
 
-def _id(value: str | None) -> int | None:
-    """A database id from the query string, or None for anything that cannot be one (A11)."""
-    if not value or not value.isdigit() or int(value) > MAX_ID:
-        return None
-    return int(value)
-
-
 def _cursor(value: str | None) -> tuple[datetime, int] | None:
     if not value or "~" not in value:
         return None
@@ -75,24 +69,24 @@ def _cursor(value: str | None) -> tuple[datetime, int] | None:
         moment = datetime.fromisoformat(stamp)
     except ValueError:
         return None
-    row_id = _id(ident)
+    row_id = id_from_query(ident)
     return (moment, row_id) if row_id is not None else None
 
 
-def queue_filter_from_request() -> queries.QueueFilter:
+def queue_filter_from_request() -> staff_queue.QueueFilter:
     after = _cursor(request.args.get("after"))
-    return queries.QueueFilter(
-        scope=_one("scope", queries.SCOPES, "all"),
-        status=_one("status", queries.STATUS_FILTERS, "open"),
-        category_id=_id(request.args.get("category")),
+    return staff_queue.QueueFilter(
+        scope=_one("scope", staff_queue.SCOPES, "all"),
+        status=_one("status", staff_queue.STATUS_FILTERS, "open"),
+        category_id=id_from_query(request.args.get("category")),
         priority=_one("priority", ("", *PRIORITY_LABELS), "") or None,
-        text=(tickets.normalise_text(request.args.get("q", "")) or "")[:200],
-        sort=_one("sort", queries.SORTS, "due"),
+        text=(text.normalise_text(request.args.get("q", "")) or "")[:200],
+        sort=_one("sort", staff_queue.SORTS, "due"),
         after=after if after and after[0].tzinfo else None,
     )
 
 
-def queue_url(qf: queries.QueueFilter, **changes: Any) -> str:
+def queue_url(qf: staff_queue.QueueFilter, **changes: Any) -> str:
     params = {
         "scope": qf.scope,
         "status": qf.status,
@@ -113,7 +107,7 @@ def index():
 @bp.route("/queue")
 def queue():
     qf = queue_filter_from_request()
-    page = queries.queue_page(db.session, current_user, qf, current_app.config["QUEUE_PAGE_SIZE"])
+    page = staff_queue.queue_page(db.session, current_user, qf, current_app.config["QUEUE_PAGE_SIZE"])
     next_url = None
     if page.next_cursor:
         next_url = queue_url(qf, after=f"{page.next_cursor[0].isoformat()}~{page.next_cursor[1]}")
@@ -123,8 +117,8 @@ def queue():
         "queue-rows",
         page=page,
         qf=qf,
-        counts=queries.queue_counts(db.session, current_user),
-        categories=queries.active_categories(db.session),
+        counts=staff_queue.queue_counts(db.session, current_user),
+        categories=choices.active_categories(db.session),
         next_url=next_url,
         first_url=queue_url(qf) if qf.after else None,
         queue_url=queue_url,
@@ -138,22 +132,22 @@ def queue():
 
 def staff_choices() -> list[tuple[int, str]]:
     """Staff who can be named as the subject of a complaint (R10); 0 means nobody."""
-    people = [(u.id, u.name) for u in queries.staff_users(db.session) if u.role != "admin"]
+    people = [(u.id, u.name) for u in choices.staff_users(db.session) if u.role != "admin"]
     return [(0, _("Nobody")), *people]
 
 
 def _ticket_context(ticket: Ticket, **forms: Any) -> dict[str, Any]:
-    categories = queries.active_categories(db.session)
-    all_departments = queries.departments(db.session)
+    categories = choices.active_categories(db.session)
+    all_departments = choices.departments(db.session)
     other_departments = [d for d in all_departments if d.id != ticket.department_id]
     current = now()
     context: dict[str, Any] = {
         "ticket": ticket,
-        "events": queries.timeline(db.session, ticket.id, public_only=False),
+        "events": ticket_page.timeline(db.session, ticket.id, public_only=False),
         "attachments": db.session.scalars(
             select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)
         ).all(),
-        "history": queries.ticket_history(db.session, ticket.id),
+        "history": ticket_page.ticket_history(db.session, ticket.id),
         "clocks": clock_view(ticket, current),
         "action_form": ActionForm(),
         "reply_form": ReplyForm(),
@@ -187,7 +181,7 @@ def _ticket_context(ticket: Ticket, **forms: Any) -> dict[str, Any]:
 
 
 def root_cause_choices() -> list[tuple[int, str]]:
-    return [(0, _("Not recorded")), *((c.id, c.name) for c in queries.active_root_causes(db.session))]
+    return [(0, _("Not recorded")), *((c.id, c.name) for c in choices.active_root_causes(db.session))]
 
 
 def extension_choices() -> list[tuple[int, str]]:
@@ -286,7 +280,7 @@ def _done(ticket: Ticket):
             now=now(),
             oob_flash=True,
             oob_counts=True,
-            counts=queries.queue_counts(db.session, current_user),
+            counts=staff_queue.queue_counts(db.session, current_user),
         )
     target = safe_next(request.form.get("next")) or url_for("staff.ticket", ticket_id=ticket.id)
     return redirect_after_post(target)
@@ -366,7 +360,7 @@ def note(ticket_id: int):
 def recategorise(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = CategoryForm()
-    form.category.choices = [(c.id, c.name) for c in queries.active_categories(db.session)]
+    form.category.choices = [(c.id, c.name) for c in choices.active_categories(db.session)]
     if not form.validate_on_submit():
         return invalid_form(ticket, "category_form", form)
     return run_action(
@@ -411,7 +405,7 @@ def reprioritise(ticket_id: int):
 def transfer(ticket_id: int):
     ticket = ticket_or_404(ticket_id)
     form = TransferForm()
-    form.department.choices = [(d.id, d.name) for d in queries.departments(db.session)]
+    form.department.choices = [(d.id, d.name) for d in choices.departments(db.session)]
     if not form.validate_on_submit():
         return invalid_form(ticket, "transfer_form", form)
     return run_action(
@@ -513,14 +507,14 @@ def close(ticket_id: int):
 @bp.route("/complaints/new", methods=["GET", "POST"])
 def register_complaint():
     form = RegisterComplaintForm()
-    form.category.choices = [(c.id, c.name) for c in queries.active_categories(db.session)]
+    form.category.choices = [(c.id, c.name) for c in choices.active_categories(db.session)]
     form.ensure_idempotency_key()
     if request.method == "POST":
         valid = form.validate()
         files, file_errors = checked_uploads(request.files.getlist(form.attachments.name))
         form.attachments.errors = list(form.attachments.errors) + file_errors
         if valid and not file_errors:
-            filed = tickets.file_ticket(
+            filed = filing.file_ticket(
                 db.session,
                 form.to_intake(channel=form.channel.data, locale=str(get_locale())),
                 files,

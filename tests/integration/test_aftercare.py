@@ -16,12 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from portal.access import rules as current_rules
 from portal.domain.errors import Conflict
 from portal.extensions import db
 from portal.models import AuditLog, Callback, Escalation, Ticket, TicketEvent, utcnow
 from portal.services import aftercare
-from portal.services.tickets import hash_token
+from portal.services.tracking import hash_token
+from portal.web.context import rules as current_rules
 from tests.conftest import fresh_token
 from tests.factories import Org, make_ticket
 

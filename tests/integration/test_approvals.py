@@ -18,7 +18,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal.access import rules as current_rules
 from portal.domain.errors import Conflict
 from portal.extensions import db
 from portal.models import (
@@ -32,7 +31,8 @@ from portal.models import (
     utcnow,
 )
 from portal.services import resolutions
-from portal.services.tickets import hash_token
+from portal.services.tracking import hash_token
+from portal.web.context import rules as current_rules
 from tests.conftest import fresh_token
 from tests.factories import Org, make_ticket
 

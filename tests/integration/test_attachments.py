@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Attachment, AuditLog, Ticket, TicketEvent
-from portal.services import tickets
+from portal.services import filing
 from portal.services.attachments import IncomingFile, check_file
 from tests import payloads
 from tests.conftest import base_config, csrf_token_from, fresh_token
@@ -85,14 +85,14 @@ def assert_nothing_stored(app) -> None:
     assert stored_files(app) == []
 
 
-def filed_with_files(app, org, department: str, files: list[tuple[str, bytes]]) -> tickets.Filed:
+def filed_with_files(app, org, department: str, files: list[tuple[str, bytes]]) -> filing.Filed:
     """A complaint with attachments, through the real intake service (as the form would file it)."""
     checked = [
         check_file(IncomingFile(name, data), app.config["MAX_ATTACHMENT_BYTES"]) for name, data in files
     ]
-    return tickets.file_ticket(
+    return filing.file_ticket(
         db.session,
-        tickets.Intake(
+        filing.Intake(
             customer_name=f"Customer {department}",
             customer_email=f"customer-{department.lower()}@example.org",
             subject=f"Damaged parcel ({department})",

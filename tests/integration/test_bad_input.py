@@ -21,7 +21,7 @@ from werkzeug.test import encode_multipart
 
 from portal.extensions import db
 from portal.models import Category, Ticket, TicketEvent
-from portal.services import tickets
+from portal.services import filing
 from tests import payloads
 from tests.conftest import csrf_token_from, fresh_token, post_form
 from tests.factories import T0, rules_for_tests
@@ -266,9 +266,9 @@ NUL_PLACES: dict[str, tuple[Callable[[Any], Any], int]] = {
 @pytest.mark.parametrize("place", list(NUL_PLACES))
 def test_a_nul_anywhere_in_a_request_is_never_a_500__a5(app, org, login_as, place):
     """psycopg refuses NUL in text parameters: every place a string reaches a query must cope."""
-    filed = tickets.file_ticket(
+    filed = filing.file_ticket(
         db.session,
-        tickets.Intake(
+        filing.Intake(
             customer_name="Wang Fang",
             customer_email="wang@example.org",
             subject="Kettle broke",

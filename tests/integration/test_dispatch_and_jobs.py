@@ -27,14 +27,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from portal.access import rules
 from portal.app import create_app
 from portal.config import Config
 from portal.extensions import db
 from portal.models import Notification, Ticket, utcnow
-from portal.notifications import jobs
+from portal.notifications import jobs, queueing
 from portal.notifications.dispatch import INTERRUPTED, DispatchResult, dispatch_due
-from portal.services import outbox, tickets
+from portal.services import filing, outbox, tickets
+from portal.web.context import rules
 from tests import payloads
 from tests.conftest import base_config, post_form
 from tests.factories import Org
@@ -162,7 +162,7 @@ def file(org: Org, **overrides: Any) -> Ticket:
         "consent": True,
     }
     fields.update(overrides)
-    filed = tickets.file_ticket(db.session, tickets.Intake(**fields), [], now=utcnow(), rules=rules())
+    filed = filing.file_ticket(db.session, filing.Intake(**fields), [], now=utcnow(), rules=rules())
     return filed.ticket
 
 
@@ -309,9 +309,9 @@ def test_a_customer_who_prefers_the_phone_gets_the_acknowledgement_by_the_sms_se
 
 def test_praise_is_acknowledged_as_feedback_not_as_a_complaint(app: Flask, org: Org) -> None:
     """Text per event and kind (issue 4): someone who thanked us is not told their complaint was filed."""
-    filed = tickets.file_ticket(
+    filed = filing.file_ticket(
         db.session,
-        tickets.Intake(
+        filing.Intake(
             kind="feedback",
             feedback_kind="praise",
             customer_name="Li Na",
@@ -560,7 +560,7 @@ def test_with_redis_a_committed_change_queues_a_dispatch_job_that_an_rq_worker_r
 ) -> None:
     from rq import Queue, SimpleWorker
 
-    queue = Queue(jobs.QUEUE_NAME, connection=redis_conn)
+    queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
     assert queue.count == 0  # the staff accounts written by the fixture told nobody
     ticket = file(org)
     assert queue.count >= 1
@@ -586,7 +586,7 @@ def test_with_redis_a_change_that_rolls_back_queues_nothing(app: Flask, org: Org
     from rq import Queue
 
     ticket = file(org)
-    queue = Queue(jobs.QUEUE_NAME, connection=redis_conn)
+    queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
     queue.empty()
     tickets.add_note(db.session, org.users["lead_a"], ticket, "Internal only.", now=utcnow())
     assert queue.count == 0  # a change without outbox rows wakes no worker
@@ -601,14 +601,14 @@ def test_with_redis_a_change_that_rolls_back_queues_nothing(app: Flask, org: Org
 def test_each_committed_change_queues_one_job_however_many_apps_the_process_built(
     app: Flask, org: Org, redis_conn: Any, app_config: dict[str, Any]
 ) -> None:
-    """jobs.register() listens on the process-wide session class: a second create_app() (a test,
+    """queueing.register() listens on the process-wide session class: a second create_app() (a test,
     the RQ worker's own app) must not make every later commit queue the job again."""
     from rq import Queue
 
     other = create_app(app_config)
     with other.app_context():
         db.engine.dispose()
-    queue = Queue(jobs.QUEUE_NAME, connection=redis_conn)
+    queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
     file(org)
     assert queue.count == 1
 

@@ -34,7 +34,7 @@ from portal.models import (
 )
 from portal.services.settings import load_rules
 from portal.services.sla_sweep import sweep
-from portal.services.tickets import tracking_token
+from portal.services.tracking import tracking_token
 from tests.conftest import base_config, post_form
 from tests.factories import Org, make_ticket, rules_for_tests
 

@@ -19,11 +19,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal.access import rules
 from portal.extensions import db
 from portal.models import Notification, Ticket, utcnow
 from portal.notifications.dispatch import dispatch_due
-from portal.services import tickets
+from portal.services import filing
+from portal.web.context import rules
 from tests.conftest import base_config, post_form
 from tests.factories import Org
 
@@ -48,7 +48,7 @@ def app_config(database_url: str, tmp_path: Path, request: pytest.FixtureRequest
 # --- helpers -------------------------------------------------------------------------------
 
 
-def file(org: Org, department: str = "A", **overrides: Any) -> tickets.Filed:
+def file(org: Org, department: str = "A", **overrides: Any) -> filing.Filed:
     fields: dict[str, Any] = {
         "customer_name": "Wang Fang",
         "customer_email": CUSTOMER_EMAIL,
@@ -59,7 +59,7 @@ def file(org: Org, department: str = "A", **overrides: Any) -> tickets.Filed:
         "consent": True,
     }
     fields.update(overrides)
-    return tickets.file_ticket(db.session, tickets.Intake(**fields), [], now=utcnow(), rules=rules())
+    return filing.file_ticket(db.session, filing.Intake(**fields), [], now=utcnow(), rules=rules())
 
 
 def lost_link(client: FlaskClient, reference: str, contact: str) -> Any:

@@ -18,10 +18,10 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.access import rules
 from portal.extensions import db
 from portal.models import Notification, Ticket
-from portal.services import aftercare, ladder, outbox, resolutions, tickets
+from portal.services import aftercare, filing, ladder, outbox, resolutions, tickets
+from portal.web.context import rules
 from tests.conftest import base_config, post_form
 from tests.factories import T0, Org
 
@@ -70,7 +70,7 @@ def file(org: Org, department: str = "A", **overrides: Any) -> Ticket:
         "consent": True,
     }
     fields.update(overrides)
-    return tickets.file_ticket(db.session, tickets.Intake(**fields), [], now=T0, rules=rules()).ticket
+    return filing.file_ticket(db.session, filing.Intake(**fields), [], now=T0, rules=rules()).ticket
 
 
 def claimed(org: Org, persona: str = "resp_a1", **overrides: Any) -> Ticket:
@@ -242,9 +242,9 @@ def test_a_customer_who_prefers_the_phone_is_notified_by_sms(app: Flask, org: Or
 
 
 def test_anonymous_feedback_without_contact_notifies_no_customer(app: Flask, org: Org) -> None:
-    ticket = tickets.file_ticket(
+    ticket = filing.file_ticket(
         db.session,
-        tickets.Intake(
+        filing.Intake(
             kind="feedback",
             customer_name="Anonymous",
             subject="Praise from the website",

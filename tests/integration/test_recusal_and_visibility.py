@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditLog, Ticket
-from portal.queries import SCOPES, STATUS_FILTERS
+from portal.queries.staff_queue import SCOPES, STATUS_FILTERS
 from tests.factories import T0, Org, make_ticket
 
 ROW = re.compile(r'id="ticket-row-(\d+)"')

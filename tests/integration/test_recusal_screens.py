@@ -30,7 +30,7 @@ from portal.models import (
     TicketEvent,
     utcnow,
 )
-from portal.queries import SCOPES, STATUS_FILTERS
+from portal.queries.staff_queue import SCOPES, STATUS_FILTERS
 from tests.conftest import fresh_token
 from tests.factories import Org, make_ticket
 

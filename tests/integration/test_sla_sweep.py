@@ -20,9 +20,8 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Escalation, Promise, Ticket, TicketEvent, utcnow
 from portal.services import ladder, resolutions, tickets
-from portal.services.settings import load_rules, save_settings
+from portal.services.settings import Rules, load_rules, save_settings
 from portal.services.sla_sweep import SweepResult, sweep
-from portal.services.tickets import Rules
 from tests.factories import T0, Org, make_ticket, rules_for_tests
 
 HOUR = timedelta(hours=1)

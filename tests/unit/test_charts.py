@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal import charts
+from portal.manage import charts
 
 
 def test_bars_are_in_proportion_to_a_rounded_axis() -> None:

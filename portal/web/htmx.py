@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, make_response, redirect, render_template, request
+from flask import Response, make_response, render_template, request
 
 
 def is_htmx() -> bool:
@@ -28,12 +28,3 @@ def render_page_or_fragment(
     response = make_response(render_template(template, **context))
     response.headers["Vary"] = "HX-Request, HX-Target"
     return response
-
-
-def redirect_after_post(url: str) -> Response:
-    """Post/redirect/get: 303 for browsers, HX-Location for htmx (a 302 would land in the target)."""
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Location"] = url
-        return response
-    return redirect(url, code=303)

@@ -1,12 +1,11 @@
 """Who is asking, and the one place refused access is turned into a response and an audit row.
 
 Blueprints decide who may enter (`staff_only`, `admin_only`); `ticket_or_404()` decides, per
-object, through `queries.visible_ticket()` — the SQL form of `permissions.can_view()`.
+object, through `visibility.visible_ticket()` — the SQL form of `permissions.can_view()`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import NoReturn
 
 from flask import abort, current_app, flash, g, request, session
@@ -16,19 +15,20 @@ from flask_login import current_user, logout_user
 from portal.domain.errors import NotPermitted
 from portal.domain.permissions import Role, is_staff
 from portal.extensions import db, login_manager
-from portal.models import Ticket, utcnow
-from portal.queries import visible_ticket
+from portal.models import Ticket, User
+from portal.queries.visibility import visible_ticket
 from portal.services import audit
-from portal.services.settings import load_rules
-from portal.services.tickets import Rules
+from portal.web.context import client_ip, now
 
 
-def now() -> datetime:
-    return utcnow()
-
-
-def client_ip() -> str | None:
-    return request.remote_addr
+def load_user_from_session_id(session_id: str) -> User | None:
+    user_id, _sep, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
 
 
 def deny(action: str, target: str, status: int = 404) -> NoReturn:
@@ -101,8 +101,3 @@ def ticket_or_404(ticket_id: int) -> Ticket:
 def refuse(error: NotPermitted, ticket: Ticket) -> NoReturn:
     """A visible ticket, an action this user may not take: 403 with an audit row."""
     deny("action_denied", f"ticket:{ticket.id}:{error}", status=403)
-
-
-def rules() -> Rules:
-    """The organisation's clocks and thresholds as configured now (env defaults + admin settings)."""
-    return load_rules(db.session, current_app.config, now())

@@ -21,9 +21,15 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from portal.services.tickets import Intake
+from portal.services.filing import Intake
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class ActionForm(FlaskForm):
+    """CSRF only, for bare buttons such as Claim."""
+
+    next = HiddenField()
 
 
 def new_idempotency_key() -> str:

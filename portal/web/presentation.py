@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.domain import permissions, sla
-from portal.domain.workflow import Action
+from portal.domain.workflow import OPEN_STATUS_VALUES, Action
 
 STATUS_LABELS = {
     "new": _l("New"),
@@ -161,7 +161,7 @@ def time_left(due: datetime | None, now: datetime) -> str:
 
 def queue_clock(ticket: Any, now: datetime) -> str:
     """The state of the clock that is running now: acknowledgement first, then resolution."""
-    if ticket.status not in ("new", "acknowledged", "in_progress", "awaiting_approval"):
+    if ticket.status not in OPEN_STATUS_VALUES:
         return "met"
     if ticket.acknowledged_at is None:
         return sla.clock_state(now, started_at=ticket.received_at, due_at=ticket.ack_due_at).value
@@ -257,6 +257,7 @@ def register(app: Flask) -> None:
         PROPOSAL_STATUS=PROPOSAL_STATUS,
         ACTION_STATUS_LABELS=ACTION_STATUS_LABELS,
         label=label,
+        OPEN_STATUS_VALUES=OPEN_STATUS_VALUES,
         STATUS_LABELS=STATUS_LABELS,
         CUSTOMER_STATUS=CUSTOMER_STATUS,
         PRIORITY_LABELS=PRIORITY_LABELS,
