@@ -14,6 +14,8 @@ from sqlalchemy import event
 
 from portal.config import DEV_SECRET_KEY, INSTANCE_PATH, Config
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+from portal.services import audit
+from portal.web.access import audit_decisions
 from portal.web.routing import BoundedIntConverter
 
 
@@ -63,21 +65,22 @@ def register_extensions(app: Flask) -> None:
     from portal.web.access import load_user_from_session_id
 
     login_manager.user_loader(load_user_from_session_id)
+    audit.install_decision_hooks(db.session)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine)
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
 
-def configure_sqlite(engine: Any) -> None:
+def configure_sqlite(engine: Any, busy_timeout_ms: int = 5000) -> None:
     """Make SQLite safe for several workers: WAL, durable commits, waits, IMMEDIATE writes."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy's begin hook emits BEGIN itself
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # first: the next ones may wait
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # no acknowledged complaint lost on power loss
-        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -134,6 +137,8 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _assign_request_id() -> None:
         g.request_id = secrets.token_hex(8)
+
+    app.before_request(audit_decisions)
 
     @app.before_request
     def _no_nul_in_paths() -> None:

@@ -106,6 +106,18 @@ def register(app: Flask) -> None:
                 db.session.remove()
             time.sleep(dispatch_every)
 
+    @app.cli.command("audit-verify")
+    def audit_verify_command() -> None:
+        """Walk the audit chain; name the first row that was changed, removed or inserted (M2)."""
+        from portal.services import audit
+
+        checked, broken = audit.verify(db.session)
+        if broken is None:
+            click.echo(f"audit chain intact: {checked} rows")
+            return
+        where = f"row {broken.row_id}" if broken.row_id is not None else "the end of the chain"
+        raise click.ClickException(f"audit chain broken at {where}: {broken.reason} ({checked} rows held)")
+
     @app.cli.command("create-user")
     @click.option("--email", required=True)
     @click.option("--name", required=True)

@@ -32,6 +32,8 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_PATH / 'portal.db'}")
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
+    # How long an SQLite request waits for another writer before answering 503 (busy).
+    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "5000"))
     REDIS_URL = os.environ.get("REDIS_URL", "")
 
     # Public base URL used to build tracking links; never taken from the request's Host.

@@ -478,7 +478,12 @@ class Setting(db.Model):
 
 
 class AuditLog(db.Model):
-    """Security-relevant happenings: sign-ins, refused access. Append-only like events."""
+    """Who did what (R12, R20): sign-ins, refused access, every decision. Append-only.
+
+    Database triggers refuse UPDATE and DELETE (migration 0005); each row also carries the SHA-256
+    of the row before it and of itself, so a rewrite shows even where a trigger was dropped
+    (`flask audit-verify`).
+    """
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -489,11 +494,36 @@ class AuditLog(db.Model):
     outcome: Mapped[str] = mapped_column(String(20))
     request_id: Mapped[str | None] = mapped_column(String(32))
     ip: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    row_hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuditChain(db.Model):
+    """The head of the audit chain: one row, locked by every audit write so the chain never forks."""
+
+    __tablename__ = "audit_chain"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class EventRedaction(db.Model):
+    """The one sanctioned rewrite of a ticket event (retention's anonymisation, R19): the trigger on
+    `ticket_event` lets an UPDATE through only for an event named here, and only of its texts."""
+
+    __tablename__ = "event_redaction"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("ticket_event.id"), unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(String(200))
 
 
 @event.listens_for(TicketEvent, "before_update")
 @event.listens_for(TicketEvent, "before_delete")
 @event.listens_for(AuditLog, "before_update")
 @event.listens_for(AuditLog, "before_delete")
+@event.listens_for(EventRedaction, "before_update")
+@event.listens_for(EventRedaction, "before_delete")
 def _refuse_rewriting_history(mapper: object, connection: object, target: object) -> None:
     raise RuntimeError("ticket events and audit rows are append-only")

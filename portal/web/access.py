@@ -101,3 +101,26 @@ def ticket_or_404(ticket_id: int) -> Ticket:
 def refuse(error: NotPermitted, ticket: Ticket) -> NoReturn:
     """A visible ticket, an action this user may not take: 403 with an audit row."""
     deny("action_denied", f"ticket:{ticket.id}:{error}", status=403)
+
+
+AUDITED_BLUEPRINTS = frozenset({"auth", "staff", "manage", "admin"})
+
+
+def audit_decisions() -> None:
+    """Every change a staff request commits gets an audit row in the same transaction (R12, M1).
+
+    The service layer adds the row (`audit.install_decision_hooks`); this only tells it who is
+    asking, for what and from where. Customers' own requests are not staff decisions.
+    """
+    if request.blueprint not in AUDITED_BLUEPRINTS or request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    args = request.view_args or {}
+    target = ",".join(f"{name.removesuffix('_id')}:{value}" for name, value in args.items()) or request.path
+    db.session.info[audit.CONTEXT_KEY] = audit.AuditContext(
+        action=request.endpoint or request.path,
+        target=target[:200],
+        request_id=g.get("request_id"),
+        ip=client_ip(),
+        actor_id=lambda: current_user.id if current_user.is_authenticated else None,
+        clock=now,
+    )

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, g, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("portal.errors")
@@ -39,6 +39,24 @@ def render_error(code: int, message: Any = None) -> tuple[str, int]:
     )
 
 
+def database_unavailable() -> tuple[str, int, dict[str, str]]:
+    """503 with Retry-After, rendered without touching the database again (L2).
+
+    The page must not load the signed-in user (a query) nor read a loaded one (expired by the
+    rollback, so a query again): for this one answer the layout sees an anonymous visitor.
+    Flask-Login keeps the request's user in `g._login_user` and loads it only when that is unset.
+    """
+    from portal.extensions import db, login_manager
+
+    g._login_user = login_manager.anonymous_user()
+    try:
+        db.session.rollback()
+    except DBAPIError:  # the connection itself is gone; the pool replaces it on the next request
+        db.session.invalidate()
+    body, code = render_error(503)
+    return body, code, {"Retry-After": "5"}
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
@@ -66,13 +84,10 @@ def register(app: Flask) -> None:
         return render_error(400)
 
     @app.errorhandler(OperationalError)
-    def _database_unavailable(error: OperationalError) -> Any:
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(error: DBAPIError) -> Any:
         log.error("database_unavailable request=%s error=%s", g.get("request_id"), error.orig)
-        from portal.extensions import db
-
-        db.session.rollback()
-        body, code = render_error(503)
-        return body, code, {"Retry-After": "5"}
+        return database_unavailable()
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
