@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, abort, g, request, session
 from flask_babel import get_locale
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import DEV_SECRET_KEY, INSTANCE_PATH, Config
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -32,6 +33,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     check_production_config(app)
+    trust_proxies(app)
     # Ids beyond a 32-bit integer (PostgreSQL's INTEGER) are simply not found (A12), never a 500.
     app.url_map.converters["int"] = BoundedIntConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -51,6 +53,17 @@ def check_production_config(app: Flask) -> None:
         if key == DEV_SECRET_KEY or len(key) < 32:
             raise RuntimeError("PORTAL_ENV=production needs a random SECRET_KEY of 32+ characters")
         app.config["LOAD_DEMO_DATA"] = False
+
+
+def trust_proxies(app: Flask) -> None:
+    """Take the client's address and scheme from the proxies we were told to trust, no more.
+
+    Each trusted proxy appends one X-Forwarded-For entry; ProxyFix takes the n-th from the right,
+    so entries a client wrote itself in front of them are never believed.
+    """
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:

@@ -78,6 +78,8 @@ class Config:
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp" if PORTAL_ENV == "production" else "file")
     MAIL_DIR = os.environ.get("MAIL_DIR", str(INSTANCE_PATH / "mail"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "Complaints <complaints@example.com>")
+    # Our Message-IDs end in @MAIL_DOMAIN (default: the host of BASE_URL), never @localhost.
+    MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN", "")
     SMTP_HOST = os.environ.get("SMTP_HOST", "localhost")
     SMTP_PORT = _int("SMTP_PORT", 587)
     SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
@@ -88,6 +90,11 @@ class Config:
     NOTIFY_MAX_ATTEMPTS = _int("NOTIFY_MAX_ATTEMPTS", 6)
     DISPATCH_INTERVAL_SECONDS = _int("DISPATCH_INTERVAL_SECONDS", 5)
     RATELIMIT_LOST_LINK = os.environ.get("RATELIMIT_LOST_LINK", "3/minute;10/hour")
+
+    # How many reverse proxies (TLS terminator, load balancer) stand in front of the app and set
+    # X-Forwarded-For / -Proto. 0 (the default) ignores those headers: a client could forge them.
+    # Behind one proxy, set 1 — otherwise every customer shares the proxy's rate limit.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
 
     # Rate limits (security.md §4). Redis-backed when REDIS_URL is set, else per process.
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)

@@ -1,9 +1,11 @@
 """Send what the outbox holds: claim a row, render, send, record — with retries and back-off.
 
 A row is claimed (pending → sending) by a conditional UPDATE before anything leaves, so two
-dispatchers never send the same row. A row found still "sending" long after its claim was
-interrupted mid-send: it may or may not have gone out, so it is not resent automatically — it is
-marked dead with that reason, for an administrator to look at and retry (no double sends).
+dispatchers never send the same row at once. A row found still "sending" long after its claim
+was interrupted mid-send (a killed worker): it may or may not have gone out, and losing a
+customer's acknowledgement is worse than a duplicate, so it is sent again — at least once, with
+the same Message-ID, which lets a receiving server drop the copy. "dead" is only for messages the
+far side refused for good, or that failed every attempt.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from portal.notifications.senders import (
 
 log = logging.getLogger("portal.notifications")
 STALE_CLAIM = timedelta(minutes=10)
-INTERRUPTED = "interrupted while sending: it may have been delivered; check and retry"
+INTERRUPTED = "interrupted while sending; sent again with the same Message-ID"
 
 
 @dataclass
@@ -37,6 +39,7 @@ class DispatchResult:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    resumed: int = 0  # interrupted sends picked up again
 
 
 def backoff(attempts: int) -> timedelta:
@@ -59,15 +62,16 @@ def _claim(session: Session, notification_id: int, now: datetime) -> bool:
     return claimed.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _bury_interrupted(session: Session, now: datetime) -> int:
-    buried = session.execute(
+def _resume_interrupted(session: Session, now: datetime) -> int:
+    """Claims older than STALE_CLAIM were cut off mid-send: make them due again, now."""
+    resumed = session.execute(
         update(Notification)
         .where(Notification.status == "sending", Notification.claimed_at < now - STALE_CLAIM)
-        .values(status="dead", last_error=INTERRUPTED)
+        .values(status="failed", next_attempt_at=now, last_error=INTERRUPTED)
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return buried.rowcount  # type: ignore[attr-defined,no-any-return]
+    return resumed.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
 def send_one(
@@ -91,6 +95,8 @@ def send_one(
                     text=rendered.text,
                     html=rendered.html,
                     message_id_seed=str(notification.id),
+                    sent_at=now,
+                    thread_seed=str(notification.ticket_id) if notification.ticket_id else None,
                 )
             )
         elif notification.channel == "sms":
@@ -117,7 +123,7 @@ def dispatch_due(session: Session, now: datetime, *, limit: int = 200) -> Dispat
     """Send every email and SMS that is due; safe to run in several workers at once."""
     config = current_app.config
     mail, sms = mail_sender_for(config), sms_sender_for(config)
-    result = DispatchResult(dead=_bury_interrupted(session, now))
+    result = DispatchResult(resumed=_resume_interrupted(session, now))
     due_ids = list(
         session.scalars(
             select(Notification.id)
