@@ -20,6 +20,23 @@ def _rules() -> Rules:
     return load_rules(db.session, current_app.config, utcnow())
 
 
+def _work_in_this_process(*, sweep: bool) -> None:
+    """Deliver the outbox (and apply the clocks when due) here; survive a database outage."""
+    from portal.notifications.dispatch import dispatch_due
+    from portal.services.sla_sweep import sweep as apply_clocks
+
+    try:
+        dispatch_due(db.session, utcnow())
+        if sweep:
+            # No request context: the sweep's transaction starts with BEGIN IMMEDIATE on SQLite.
+            apply_clocks(db.session, now=utcnow(), rules=_rules())
+    except Exception as error:  # keep the worker alive through a database or mail outage
+        db.session.rollback()
+        click.echo(f"worker: {error.__class__.__name__}: {error}", err=True)
+    finally:
+        db.session.remove()
+
+
 def register(app: Flask) -> None:
     @app.cli.command("demo")
     @click.option("--if-empty", is_flag=True, help="Only load into an empty database.")
@@ -69,42 +86,62 @@ def register(app: Flask) -> None:
     @click.option("--dispatch-every", type=int, default=None, help="Seconds between outbox runs.")
     @click.option("--sweep-every", type=int, default=None, help="Seconds between SLA sweeps.")
     def worker_command(dispatch_every: int | None, sweep_every: int | None) -> None:
-        """Run the background work: deliver the outbox and apply the clocks, forever.
+        """Run the background work forever: deliver the outbox and apply the clocks.
 
-        With REDIS_URL set this only schedules: it queues the jobs for `rq worker portal`.
-        Without Redis it does the work itself, so `make run` needs nothing else.
+        Without REDIS_URL it does the work itself (so `make run` needs nothing else). With Redis
+        it only schedules: the sweep and a catch-up delivery once a minute, for `flask
+        rq-worker` to run (commits that write mail queue their own delivery job). While Redis is
+        unreachable it does the work itself again, until Redis answers.
         """
         from portal.notifications import queueing
-        from portal.notifications.dispatch import dispatch_due
-        from portal.services.sla_sweep import sweep
 
         dispatch_every = dispatch_every or current_app.config["DISPATCH_INTERVAL_SECONDS"]
         sweep_every = sweep_every or current_app.config["SWEEP_INTERVAL_SECONDS"]
         redis_url = current_app.config["REDIS_URL"]
-        next_sweep = 0.0
         click.echo(
-            f"worker: outbox every {dispatch_every}s, sweep every {sweep_every}s"
-            + (" (queued on Redis)" if redis_url else " (in this process)")
+            f"worker: sweep every {sweep_every}s"
+            + (" (queued on Redis)" if redis_url else f", outbox every {dispatch_every}s (in this process)")
         )
+        redis_up, next_sweep = bool(redis_url), 0.0
         while True:
             started = time.monotonic()
-            try:
-                if redis_url:
-                    queueing.enqueue(queueing.DISPATCH_JOB, redis_url)
-                    if started >= next_sweep:
-                        queueing.enqueue(queueing.SWEEP_JOB, redis_url)
-                        next_sweep = started + sweep_every
-                else:
-                    dispatch_due(db.session, utcnow())
-                    if started >= next_sweep:
-                        sweep(db.session, now=utcnow(), rules=_rules())
-                        next_sweep = started + sweep_every
-            except Exception as error:  # keep the worker alive through a database or mail outage
-                db.session.rollback()
-                click.echo(f"worker: {error.__class__.__name__}: {error}", err=True)
-            finally:
-                db.session.remove()
-            time.sleep(dispatch_every)
+            sweep_due = started >= next_sweep
+            if redis_url and (sweep_due or not redis_up):
+                queued = queueing.enqueue(queueing.DISPATCH_JOB, redis_url, quiet=not redis_up)
+                queued = queued and (not sweep_due or queueing.enqueue(queueing.SWEEP_JOB, redis_url))
+                if queued != redis_up:
+                    click.echo(
+                        "worker: Redis answers again; jobs are queued"
+                        if queued
+                        else "worker: Redis unreachable; delivering and sweeping in this process",
+                        err=not queued,
+                    )
+                redis_up = queued
+                if queued and sweep_due:
+                    next_sweep = started + sweep_every
+            if not redis_up:
+                _work_in_this_process(sweep=sweep_due)
+                if sweep_due:
+                    next_sweep = started + sweep_every
+            pause = next_sweep - time.monotonic() if redis_up else dispatch_every
+            time.sleep(max(1.0, min(pause, sweep_every)))
+
+    @app.cli.command("rq-worker")
+    @click.option("--burst", is_flag=True, help="Run what is queued, then stop.")
+    def rq_worker_command(burst: bool) -> None:
+        """Run the queued jobs in this process, with the application built once (not per job)."""
+        from redis import Redis
+        from rq import Queue, SimpleWorker
+
+        from portal.notifications import queueing
+
+        redis_url = current_app.config["REDIS_URL"]
+        if not redis_url:
+            raise click.ClickException("REDIS_URL is not set: `flask worker` does the work itself")
+        # No socket timeout here: the worker blocks on Redis while it waits for jobs.
+        connection = Redis.from_url(redis_url)
+        queue = Queue(queueing.QUEUE_NAME, connection=connection)
+        SimpleWorker([queue], connection=connection).work(burst=burst, logging_level="WARNING")
 
     @app.cli.command("audit-verify")
     def audit_verify_command() -> None:

@@ -32,13 +32,15 @@ def queue(redis_url: str) -> Any:
     return Queue(QUEUE_NAME, connection=connection)
 
 
-def enqueue(function_path: str, redis_url: str) -> bool:
-    """Queue a job by name; False (and a log line) when Redis is unreachable — rows still wait."""
+def enqueue(function_path: str, redis_url: str, *, quiet: bool = False) -> bool:
+    """Queue a job by name; False (and a log line unless quiet) when Redis is unreachable —
+    the rows still wait in the database."""
     try:
         queue(redis_url).enqueue(function_path, job_timeout=300, result_ttl=60, failure_ttl=86_400)
         return True
     except Exception as error:  # Redis down must never break the request that caused it
-        log.warning("could not queue %s: %s", function_path, error)
+        if not quiet:
+            log.warning("could not queue %s: %s", function_path, error)
         return False
 
 
