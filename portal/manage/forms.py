@@ -1,10 +1,39 @@
+"""The manage screens' forms: shape checks only; each maps its valid fields to its service's input."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.services.improvements import ActionInput
 from portal.web.forms import strip
 from portal.web.presentation import ACTION_STATUS_LABELS
+
+
+class Draw(TypedDict):
+    """`services.spot_checks.draw`'s choices besides the quarter."""
+
+    percent: int
+    seed: str | None
+
+
+class Recheck(TypedDict):
+    """What `services.spot_checks.record_review` records (R18)."""
+
+    recontacted: bool
+    outcome_held: bool
+    findings: str
+
+
+class EffectReview(TypedDict):
+    """What `services.improvements.review_effect` keeps (R21)."""
+
+    effective: bool
+    review: str
 
 
 class ApprovalForm(FlaskForm):
@@ -44,6 +73,9 @@ class SpotCheckDrawForm(FlaskForm):
         description=_l("Leave empty for a random one. It is recorded, so anyone can repeat the draw."),
     )
 
+    def to_draw(self) -> Draw:
+        return {"percent": self.percent.data, "seed": self.seed.data}
+
 
 class ReviewerForm(FlaskForm):
     reviewer = SelectField(
@@ -51,18 +83,22 @@ class ReviewerForm(FlaskForm):
     )
 
 
+def yes_or_no(label: Any) -> RadioField:
+    """A required yes/no question; the answer is `field.data == "yes"`."""
+    return RadioField(label, choices=[("yes", _l("Yes")), ("no", _l("No"))], validators=[DataRequired()])
+
+
 class SpotCheckReviewForm(FlaskForm):
-    recontacted = RadioField(
-        _l("Was the customer re-contacted?"),
-        choices=[("yes", _l("Yes")), ("no", _l("No"))],
-        validators=[DataRequired()],
-    )
-    outcome_held = RadioField(
-        _l("Did the outcome hold?"),
-        choices=[("yes", _l("Yes")), ("no", _l("No"))],
-        validators=[DataRequired()],
-    )
+    recontacted = yes_or_no(_l("Was the customer re-contacted?"))
+    outcome_held = yes_or_no(_l("Did the outcome hold?"))
     findings = TextAreaField(_l("Findings"), validators=[DataRequired(), Length(max=5_000)])
+
+    def to_review(self) -> Recheck:
+        return {
+            "recontacted": self.recontacted.data == "yes",
+            "outcome_held": self.outcome_held.data == "yes",
+            "findings": self.findings.data,
+        }
 
 
 ACTION_STATUS_CHOICES = list(ACTION_STATUS_LABELS.items())
@@ -78,6 +114,19 @@ class ImprovementActionForm(FlaskForm):
     root_cause = SelectField(_l("Root cause it addresses"), coerce=int, default=0)
     category = SelectField(_l("Category it addresses"), coerce=int, default=0)
 
+    def to_input(self) -> ActionInput:
+        """The valid fields, one by one (no mass assignment, A10); "None" (0) is no cause or category."""
+        return ActionInput(
+            title=self.title.data,
+            description=self.description.data or "",
+            department_id=self.department.data,
+            owner_id=self.owner.data,
+            due_on=self.due_on.data,
+            status=self.status.data,
+            root_cause_id=self.root_cause.data or None,
+            category_id=self.category.data or None,
+        )
+
 
 class LinkTicketForm(FlaskForm):
     reference = StringField(
@@ -86,9 +135,8 @@ class LinkTicketForm(FlaskForm):
 
 
 class EffectReviewForm(FlaskForm):
-    effective = RadioField(
-        _l("Did it work?"),
-        choices=[("yes", _l("Yes")), ("no", _l("No"))],
-        validators=[DataRequired()],
-    )
+    effective = yes_or_no(_l("Did it work?"))
     review = TextAreaField(_l("Review of its effect"), validators=[DataRequired(), Length(max=5_000)])
+
+    def to_review(self) -> EffectReview:
+        return {"effective": self.effective.data == "yes", "review": self.review.data}

@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
-from flask import flash, render_template, request, url_for
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from flask_wtf import FlaskForm
 
-from portal.domain import permissions
-from portal.domain.errors import Conflict, NotPermitted
-from portal.domain.permissions import STAFF_ROLES, Role
+from portal.domain.permissions import Role
 from portal.extensions import db
 from portal.manage import bp
+from portal.manage.answering import go_to, saying, submitted
 from portal.manage.forms import EffectReviewForm, ImprovementActionForm, LinkTicketForm
-from portal.models import ImprovementAction, User
-from portal.queries import choices, visibility
+from portal.models import ImprovementAction
+from portal.queries import choices
+from portal.queries import improvements as steering
 from portal.services import improvements
-from portal.web.access import deny
+from portal.web.access import deny, ticket_or_404
+from portal.web.answers import Answers, beside, run_service
 from portal.web.context import now
 from portal.web.navigation import redirect_after_post
 
+Again = Callable[[int], ResponseReturnValue]
+
 
 @bp.route("/improvements")
-def improvements_index():
+def improvements_index() -> ResponseReturnValue:
     rows = improvements.visible_actions(db.session, current_user)
     return render_template("manage/improvements.html", actions=rows, today=now().date())
 
 
 def _action_or_404(action_id: int) -> ImprovementAction:
-    action = db.session.get(ImprovementAction, action_id)
-    if action is None or not permissions.can_manage_improvements(current_user, action.department_id):
+    action = steering.steerable_action(db.session, current_user, action_id)
+    if action is None:  # another department's action is not found (R21, F2)
         deny("access_denied", f"improvement:{action_id}")
     return action
 
@@ -40,12 +47,7 @@ def _action_form(action: ImprovementAction | None) -> ImprovementActionForm:
     if current_user.role != Role.MANAGER:
         departments = [d for d in departments if d.id == current_user.department_id]
     form.department.choices = [(d.id, d.name) for d in departments]
-    staff = db.session.scalars(
-        select(User)
-        .where(User.active.is_(True), User.role.in_([r.value for r in STAFF_ROLES]))
-        .order_by(User.name)
-    )
-    form.owner.choices = [(u.id, u.name) for u in staff]
+    form.owner.choices = [(u.id, u.name) for u in steering.possible_owners(db.session)]
     form.root_cause.choices = [
         (0, _("None")),
         *((c.id, c.name) for c in choices.active_root_causes(db.session)),
@@ -63,7 +65,13 @@ def _action_form(action: ImprovementAction | None) -> ImprovementActionForm:
     return form
 
 
-def _render_action(action: ImprovementAction, form=None, link_form=None, review_form=None, status=200):  # type: ignore[no-untyped-def]
+def _render_action(
+    action: ImprovementAction,
+    form: ImprovementActionForm | None = None,
+    link_form: LinkTicketForm | None = None,
+    review_form: EffectReviewForm | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
     return render_template(
         "manage/improvement.html",
         action=action,
@@ -75,102 +83,96 @@ def _render_action(action: ImprovementAction, form=None, link_form=None, review_
     ), status
 
 
+def _on_action_page(
+    action: ImprovementAction, shown: Mapping[str, FlaskForm] | None = None, **outcomes: Any
+) -> Answers:
+    """A change to a saved action answers on its page: back there, or the page again with the posted
+    form `shown` under the name the page gives it; `outcomes` are the screen's `conflict`, `invalid`."""
+    return Answers(
+        target=f"improvement:{action.id}",
+        done=go_to(url_for("manage.improvement", action_id=action.id)),
+        again=lambda status: _render_action(action, status=status, **(shown or {})),
+        **outcomes,
+    )
+
+
 @bp.route("/improvements/new", methods=["GET", "POST"])
-def new_improvement():
+def new_improvement() -> ResponseReturnValue:
     form = _action_form(None)
-    if form.validate_on_submit():
-        saved = _save(None, form)
-        if saved is not None:
-            return saved
-    status = 422 if request.method == "POST" else 200
-    return render_template("manage/improvement_form.html", form=form), status
+    if request.method == "GET":
+        return render_template("manage/improvement_form.html", form=form)
+    return _save(
+        None, form, lambda status: (render_template("manage/improvement_form.html", form=form), status)
+    )
 
 
-def _save(action: ImprovementAction | None, form: ImprovementActionForm):  # type: ignore[no-untyped-def]
-    """Create or update from a valid form: the redirect, or None with the error on the form."""
-    try:
-        saved = improvements.save(db.session, current_user, action, _input(form), now=now())
-    except NotPermitted as error:
-        deny("action_denied", f"improvement:{action.id if action else 'new'}:{error}", status=403)
-    except ValueError:
-        db.session.rollback()
-        form.title.errors = [*form.title.errors, _("Please check the title, owner and department.")]
-        return None
-    flash(_("Improvement action saved."), "success")
-    return redirect_after_post(url_for("manage.improvement", action_id=saved.id))
-
-
-def _input(form: ImprovementActionForm) -> improvements.ActionInput:
-    return improvements.ActionInput(
-        title=form.title.data,
-        description=form.description.data or "",
-        department_id=form.department.data,
-        owner_id=form.owner.data,
-        due_on=form.due_on.data,
-        status=form.status.data,
-        root_cause_id=form.root_cause.data or None,
-        category_id=form.category.data or None,
+def _save(action: ImprovementAction | None, form: ImprovementActionForm, again: Again) -> ResponseReturnValue:
+    """One save path for new and edited actions: to the action's page, or the form again (422)."""
+    answers = Answers(
+        target=f"improvement:{action.id if action else 'new'}",
+        done=lambda saved: redirect_after_post(url_for("manage.improvement", action_id=saved.id)),
+        again=again,
+        invalid={ValueError: beside(form.title, _("Please check the title, owner and department."))},
+    )
+    return submitted(
+        form,
+        answers,
+        lambda: improvements.save(db.session, current_user, action, form.to_input(), now=now()),
+        success=_("Improvement action saved."),
     )
 
 
 @bp.route("/improvements/<int:action_id>", methods=["GET", "POST"])
-def improvement(action_id: int):
+def improvement(action_id: int) -> ResponseReturnValue:
     action = _action_or_404(action_id)
     if request.method == "GET":
         return _render_action(action)
     form = _action_form(action)
-    saved = _save(action, form) if form.validate_on_submit() else None
-    return saved if saved is not None else _render_action(action, form=form, status=422)
+    return _save(action, form, lambda status: _render_action(action, form=form, status=status))
 
 
 @bp.route("/improvements/<int:action_id>/tickets", methods=["POST"])
-def link_improvement_ticket(action_id: int):
+def link_improvement_ticket(action_id: int) -> ResponseReturnValue:
     action = _action_or_404(action_id)
     form = LinkTicketForm()
-    if not form.validate_on_submit():
-        return _render_action(action, link_form=form, status=422)
-    try:
-        improvements.link_ticket(db.session, current_user, action, form.reference.data)
-    except LookupError:
-        form.reference.errors = [
-            *form.reference.errors,
-            _("No complaint with this reference that you may see."),
-        ]
-        return _render_action(action, link_form=form, status=422)
-    except Conflict:
-        form.reference.errors = [*form.reference.errors, _("This complaint is linked already.")]
-        return _render_action(action, link_form=form, status=409)
-    flash(_("Complaint linked."), "success")
-    return redirect_after_post(url_for("manage.improvement", action_id=action.id))
+    not_found = _("No complaint with this reference that you may see.")  # R10, R20: like one that is not
+    answers = _on_action_page(
+        action,
+        shown={"link_form": form},
+        conflict=beside(form.reference, _("This complaint is linked already.")),
+        invalid={LookupError: beside(form.reference, not_found)},
+    )
+    return submitted(
+        form,
+        answers,
+        lambda: improvements.link_ticket(db.session, current_user, action, form.reference.data),
+        success=_("Complaint linked."),
+    )
 
 
 @bp.route("/improvements/<int:action_id>/tickets/<int:ticket_id>/unlink", methods=["POST"])
-def unlink_improvement_ticket(action_id: int, ticket_id: int):
+def unlink_improvement_ticket(action_id: int, ticket_id: int) -> ResponseReturnValue:
     action = _action_or_404(action_id)
-    if visibility.visible_ticket(db.session, current_user, ticket_id) is None:
-        deny("access_denied", f"ticket:{ticket_id}")
-    improvements.unlink_ticket(db.session, current_user, action, ticket_id)
-    flash(_("Complaint unlinked."), "success")
-    return redirect_after_post(url_for("manage.improvement", action_id=action.id))
+    ticket_or_404(ticket_id)  # a ticket one may not see is not found, not unlinked (F2)
+    return run_service(
+        lambda: improvements.unlink_ticket(db.session, current_user, action, ticket_id),
+        _on_action_page(action),
+        success=_("Complaint unlinked."),
+    )
 
 
 @bp.route("/improvements/<int:action_id>/review", methods=["POST"])
-def review_improvement(action_id: int):
+def review_improvement(action_id: int) -> ResponseReturnValue:
     action = _action_or_404(action_id)
     form = EffectReviewForm()
-    if not form.validate_on_submit():
-        return _render_action(action, review_form=form, status=422)
-    try:
-        improvements.review_effect(
-            db.session,
-            current_user,
+    return submitted(
+        form,
+        # R21: only a done action's effect is reviewed; earlier is a conflict with its status.
+        _on_action_page(
             action,
-            effective=form.effective.data == "yes",
-            review=form.review.data,
-            now=now(),
-        )
-    except Conflict:
-        flash(_("Mark the action done before reviewing its effect."), "warning")
-        return _render_action(action, review_form=form, status=409)
-    flash(_("Review saved."), "success")
-    return redirect_after_post(url_for("manage.improvement", action_id=action.id))
+            shown={"review_form": form},
+            conflict=saying(_("Mark the action done before reviewing its effect.")),
+        ),
+        lambda: improvements.review_effect(db.session, current_user, action, **form.to_review(), now=now()),
+        success=_("Review saved."),
+    )

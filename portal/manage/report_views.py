@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Response, abort, current_app, g, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -78,7 +79,7 @@ def _board(*, with_warnings: bool = True) -> tuple[DashboardFilterForm, reports.
 
 
 @bp.route("/dashboard")
-def dashboard():
+def dashboard() -> ResponseReturnValue:
     form, board, problem = _board()
     if board is None:
         return render_template("manage/dashboard.html", form=form, board=None, problem=problem), 422
@@ -96,7 +97,7 @@ def dashboard():
 
 
 @bp.route("/dashboard/<table>.csv")
-def dashboard_csv(table: str):
+def dashboard_csv(table: str) -> ResponseReturnValue:
     if table not in BUILDERS:
         abort(404)
     _form, board, _problem = _board(with_warnings=False)

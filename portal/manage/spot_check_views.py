@@ -6,23 +6,27 @@ a lead only their own re-checks); every refusal is a 403/404 with an audit row.
 
 from __future__ import annotations
 
-from flask import current_app, flash, render_template, request, url_for
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask import current_app, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from flask_wtf import FlaskForm
 
 from portal.domain import reporting
-from portal.domain.errors import Conflict, NotPermitted
 from portal.domain.permissions import Role
 from portal.extensions import db
 from portal.manage import bp
+from portal.manage.answering import back_or_again, go_to, saying, submitted
 from portal.manage.forms import ReviewerForm, SpotCheckDrawForm, SpotCheckReviewForm
 from portal.models import SpotCheck, SpotCheckItem, User
-from portal.queries import visibility
+from portal.queries import spot_checks as sample
 from portal.services import settings as settings_service
 from portal.services import spot_checks
 from portal.web.access import deny
+from portal.web.answers import Answers, beside
 from portal.web.context import now, today
 from portal.web.navigation import redirect_after_post
 
@@ -40,100 +44,93 @@ def _draw_form(formdata: object = None) -> SpotCheckDrawForm:
     return form
 
 
-def _index(form: SpotCheckDrawForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
-    checks = db.session.scalars(
-        select(SpotCheck).options(joinedload(SpotCheck.drawn_by)).order_by(SpotCheck.quarter.desc()).limit(40)
-    ).all()
-    mine = list(
-        db.session.scalars(
-            select(SpotCheckItem)
-            .join(SpotCheckItem.ticket)
-            .where(SpotCheckItem.reviewer_id == current_user.id, visibility.visibility_clause(current_user))
-            .options(joinedload(SpotCheckItem.ticket), joinedload(SpotCheckItem.spot_check))
-            .order_by(SpotCheckItem.reviewed_at.is_not(None), SpotCheckItem.id)
-            .limit(200)
-        )
-    )
+def _index(form: SpotCheckDrawForm | None = None, status: int = 200) -> ResponseReturnValue:
     return render_template(
         "manage/spot_checks.html",
-        checks=checks if current_user.role == Role.MANAGER else [],
-        mine=mine,
+        checks=sample.drawn_checks(db.session, current_user),
+        mine=sample.assigned_rechecks(db.session, current_user),
         form=form or (_draw_form() if current_user.role == Role.MANAGER else None),
     ), status
 
 
 @bp.route("/spot-checks")
-def spot_checks_index():
+def spot_checks_index() -> ResponseReturnValue:
     return _index()
 
 
 @bp.route("/spot-checks", methods=["POST"])
-def draw_spot_check():
+def draw_spot_check() -> ResponseReturnValue:
     if current_user.role != Role.MANAGER:
         deny("access_denied", "spot-checks:draw", status=403)
     form = _draw_form(request.form)
-    if not form.validate_on_submit():
-        return _index(form, 422)
-    try:
-        check = spot_checks.draw(
-            db.session,
-            current_user,
-            form.quarter.data,
-            percent=form.percent.data,
-            seed=form.seed.data,
-            timezone=current_app.config["ORG_TIMEZONE"],
-            now=now(),
-        )
-    except Conflict:
-        form.quarter.errors = [*form.quarter.errors, _("This quarter has been drawn already.")]
-        return _index(form, 409)
-    flash(
+    answers = Answers(
+        target="spot-checks:draw",
+        done=lambda check: redirect_after_post(url_for("manage.spot_check", spot_check_id=check.id)),
+        again=lambda status: _index(form, status),
+        # One draw a quarter (R18), so a sample cannot be redrawn until it suits.
+        conflict=beside(form.quarter, _("This quarter has been drawn already.")),
+    )
+    timezone = current_app.config["ORG_TIMEZONE"]
+    return submitted(
+        form,
+        answers,
+        lambda: spot_checks.draw(
+            db.session, current_user, form.quarter.data, **form.to_draw(), timezone=timezone, now=now()
+        ),
+        success=_drawn,
+    )
+
+
+def _drawn(check: SpotCheck) -> str:
+    return str(
         _(
             "Drawn: %(count)d of %(population)d complaints to re-check.",
-            count=_item_count(check),
+            count=sample.item_count(db.session, check.id),
             population=check.population_size,
-        ),
-        "success",
-    )
-    return redirect_after_post(url_for("manage.spot_check", spot_check_id=check.id))
-
-
-def _item_count(check: SpotCheck) -> int:
-    return (
-        db.session.scalar(select(func.count(SpotCheckItem.id)).where(SpotCheckItem.spot_check_id == check.id))
-        or 0
+        )
     )
 
 
-def _reviewer_choices(item: SpotCheckItem, pool: list[User]) -> list[tuple[int, str]]:
-    people = [(u.id, u.name) for u in spot_checks.reviewer_candidates(item.ticket, pool)]
-    return [(0, _("Choose…")), *people] if people else []
+def _reviewer_choices(people: Sequence[User]) -> list[tuple[int, str]]:
+    """A reviewer is chosen, never preselected: the list starts at "Choose…"."""
+    return [(0, _("Choose…")), *((u.id, u.name) for u in people)] if people else []
 
 
 def _check_or_404(spot_check_id: int) -> SpotCheck:
-    check = db.session.get(SpotCheck, spot_check_id)
+    check = sample.spot_check(db.session, spot_check_id)
     if check is None:
         deny("access_denied", f"spot-check:{spot_check_id}")
     return check
 
 
-def _render_check(check: SpotCheck, failed: dict[int, object] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render_check(
+    check: SpotCheck, failed: Mapping[int, FlaskForm] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    """The check's cases this person may see, each with the form they may use on it (a failed one kept)."""
     items = spot_checks.visible_items(db.session, current_user, check)
-    if current_user.role != Role.MANAGER and not items:
+    manager = current_user.role == Role.MANAGER
+    if not manager and not items:
         deny("access_denied", f"spot-check:{check.id}")
     failed = failed or {}
-    pool = spot_checks.reviewer_pool(db.session) if current_user.role == Role.MANAGER else []
-    reviewer_forms = {}
-    review_forms = {}
+    pool = spot_checks.reviewer_pool(db.session) if manager else []  # read once, not once per case
+    reviewer_forms: dict[int, ReviewerForm] = {}
+    review_forms: dict[int, SpotCheckReviewForm] = {}
     for item in items:
-        if current_user.role == Role.MANAGER and item.reviewed_at is None:
-            form = failed.get(item.id) if isinstance(failed.get(item.id), ReviewerForm) else None
-            form = form or ReviewerForm(prefix=f"r{item.id}", formdata=None, reviewer=item.reviewer_id or 0)
-            form.reviewer.choices = _reviewer_choices(item, pool)
-            reviewer_forms[item.id] = form
-        if item.reviewer_id == current_user.id and item.reviewed_at is None:
-            form = failed.get(item.id) if isinstance(failed.get(item.id), SpotCheckReviewForm) else None
-            review_forms[item.id] = form or SpotCheckReviewForm(prefix=f"v{item.id}", formdata=None)
+        if item.reviewed_at is not None:
+            continue
+        kept = failed.get(item.id)
+        if manager:
+            reviewer_form = kept if isinstance(kept, ReviewerForm) else None
+            reviewer_form = reviewer_form or ReviewerForm(
+                prefix=f"r{item.id}", formdata=None, reviewer=item.reviewer_id or 0
+            )
+            reviewer_form.reviewer.choices = _reviewer_choices(
+                spot_checks.reviewer_candidates(item.ticket, pool)
+            )
+            reviewer_forms[item.id] = reviewer_form
+        if item.reviewer_id == current_user.id:
+            review_form = kept if isinstance(kept, SpotCheckReviewForm) else None
+            review_forms[item.id] = review_form or SpotCheckReviewForm(prefix=f"v{item.id}", formdata=None)
     redraw = spot_checks.redraw(db.session, check) if request.args.get("verify") else None
     return render_template(
         "manage/spot_check.html",
@@ -147,69 +144,60 @@ def _render_check(check: SpotCheck, failed: dict[int, object] | None = None, sta
 
 
 @bp.route("/spot-checks/<int:spot_check_id>")
-def spot_check(spot_check_id: int):
+def spot_check(spot_check_id: int) -> ResponseReturnValue:
     return _render_check(_check_or_404(spot_check_id))
 
 
 def _item_or_404(item_id: int) -> SpotCheckItem:
-    item = db.session.get(SpotCheckItem, item_id)
-    if item is None or visibility.visible_ticket(db.session, current_user, item.ticket_id) is None:
+    item = sample.visible_item(db.session, current_user, item_id)
+    if item is None:
         deny("access_denied", f"spot-check-item:{item_id}")
     return item
 
 
-def _already_rechecked(item: SpotCheckItem):  # type: ignore[no-untyped-def]
-    """A second review, or an assignment after the review (two tabs): say so, show the page."""
-    flash(_("This case has been re-checked already."), "warning")
-    return redirect_after_post(url_for("manage.spot_check", spot_check_id=item.spot_check_id)), 409
+def _on_check_page(item: SpotCheckItem, form: FlaskForm, **outcomes: Any) -> Answers:
+    """Both re-check actions answer on the check's page; `outcomes` adds a screen's own `invalid`."""
+    page = url_for("manage.spot_check", spot_check_id=item.spot_check_id)
+    return Answers(
+        target=f"spot-check-item:{item.id}",
+        done=go_to(page),
+        again=back_or_again(page, lambda status: _render_check(item.spot_check, {item.id: form}, status)),
+        # A second review, or an assignment after the review (two tabs): say so, show the page.
+        conflict=saying(_("This case has been re-checked already.")),
+        **outcomes,
+    )
 
 
 @bp.route("/spot-checks/items/<int:item_id>/reviewer", methods=["POST"])
-def assign_spot_check_reviewer(item_id: int):
+def assign_spot_check_reviewer(item_id: int) -> ResponseReturnValue:
     item = _item_or_404(item_id)
     if current_user.role != Role.MANAGER:
         deny("action_denied", f"spot-check-item:{item_id}:assign", status=403)
+    candidates = spot_checks.reviewer_candidates(item.ticket, spot_checks.reviewer_pool(db.session))
     form = ReviewerForm(prefix=f"r{item.id}")
-    form.reviewer.choices = _reviewer_choices(item, spot_checks.reviewer_pool(db.session))
-    if not form.validate_on_submit():
-        return _render_check(item.spot_check, {item.id: form}, 422)
-    reviewer = db.session.get(User, form.reviewer.data)
-    if reviewer is None:  # the choices hold only existing people; a forged id is refused
-        deny("action_denied", f"spot-check-item:{item_id}:unknown-reviewer", status=403)
-    try:
-        spot_checks.assign_reviewer(db.session, current_user, item, reviewer, now=now())
-    except NotPermitted as error:
-        deny("action_denied", f"spot-check-item:{item_id}:{error}", status=403)
-    except Conflict:
-        return _already_rechecked(item)
-    flash(_("Reviewer assigned."), "success")
-    return redirect_after_post(url_for("manage.spot_check", spot_check_id=item.spot_check_id))
+    form.reviewer.choices = _reviewer_choices(candidates)
+    by_id = {user.id: user for user in candidates}  # the only choices: a forged id fails the form (422)
+    return submitted(
+        form,
+        _on_check_page(item, form),
+        lambda: spot_checks.assign_reviewer(
+            db.session, current_user, item, by_id[form.reviewer.data], now=now()
+        ),
+        success=_("Reviewer assigned."),
+    )
 
 
 @bp.route("/spot-checks/items/<int:item_id>/review", methods=["POST"])
-def record_spot_check_review(item_id: int):
+def record_spot_check_review(item_id: int) -> ResponseReturnValue:
     item = _item_or_404(item_id)
     if item.reviewer_id != current_user.id:
         deny("action_denied", f"spot-check-item:{item_id}:not-the-reviewer", status=403)
     form = SpotCheckReviewForm(prefix=f"v{item.id}")
-    if not form.validate_on_submit():
-        return _render_check(item.spot_check, {item.id: form}, 422)
-    try:
-        spot_checks.record_review(
-            db.session,
-            current_user,
-            item,
-            recontacted=form.recontacted.data == "yes",
-            outcome_held=form.outcome_held.data == "yes",
-            findings=form.findings.data,
-            now=now(),
-        )
-    except NotPermitted as error:
-        deny("action_denied", f"spot-check-item:{item_id}:{error}", status=403)
-    except Conflict:
-        return _already_rechecked(item)
-    except ValueError:
-        form.findings.errors = [*form.findings.errors, _("Write down what the re-check found.")]
-        return _render_check(item.spot_check, {item.id: form}, 422)
-    flash(_("Re-check recorded."), "success")
-    return redirect_after_post(url_for("manage.spot_check", spot_check_id=item.spot_check_id))
+    return submitted(
+        form,
+        _on_check_page(
+            item, form, invalid={ValueError: beside(form.findings, _("Write down what the re-check found."))}
+        ),
+        lambda: spot_checks.record_review(db.session, current_user, item, **form.to_review(), now=now()),
+        success=_("Re-check recorded."),
+    )
