@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from portal.domain.calendar import WorkingCalendar
 from portal.domain.permissions import Role
 from portal.domain.sla import SlaPolicy
-from portal.models import Category, Department, Ticket, User
-from portal.services import filing, settings
+from portal.extensions import db
+from portal.models import Category, Department, Ticket, TicketEvent, User, utcnow
+from portal.services import filing, settings, tickets
+from portal.web.context import rules as app_rules
 
 PASSWORD = "correct-horse-battery"
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
@@ -79,11 +83,21 @@ def rules_for_tests(upload_dir: str) -> settings.Rules:
     )
 
 
-def make_ticket(
-    session: Session, org: Org, upload_dir: str, department: str = "A", **overrides: Any
-) -> Ticket:
-    now = overrides.pop("now", T0)
-    fields: dict[str, Any] = {
+def file_via_service(
+    org: Org,
+    department: str = "A",
+    *,
+    session: Session | None = None,
+    now: datetime | None = None,
+    rules: settings.Rules | None = None,
+    **fields: Any,
+) -> filing.Filed:
+    """File a complaint through the real intake service (no HTTP); `fields` override the Intake's.
+
+    `session` defaults to `db.session`, `now` to the wall clock, and `rules` to the app's own
+    (`portal.web.context.rules()`: its SECRET_KEY signs the tracking links).
+    """
+    intake: dict[str, Any] = {
         "customer_name": "Wang Fang",
         "customer_email": "wang@example.org",
         "subject": f"Broken kettle ({department})",
@@ -91,8 +105,102 @@ def make_ticket(
         "category_id": org.categories[department].id,
         "consent": True,
     }
-    fields.update(overrides)
-    filed = filing.file_ticket(
-        session, filing.Intake(**fields), [], now=now, rules=rules_for_tests(upload_dir)
+    intake.update(fields)
+    return filing.file_ticket(
+        session if session is not None else db.session,
+        filing.Intake(**intake),
+        [],
+        now=now if now is not None else utcnow(),
+        rules=rules if rules is not None else app_rules(),
     )
-    return filed.ticket
+
+
+def ticket_via_service(org: Org, department: str = "A", **options: Any) -> Ticket:
+    """`file_via_service(...)`, for a test that needs only the ticket (same keywords)."""
+    return file_via_service(org, department, **options).ticket
+
+
+def claimed(
+    org: Org,
+    persona: str = "resp_a1",
+    *,
+    now: datetime | None = None,
+    rules: settings.Rules | None = None,
+    **fields: Any,
+) -> Ticket:
+    """A ticket filed through the service (`fields` as for `file_via_service`, department included)
+    and claimed by `persona` at the same moment (`now`, default the wall clock)."""
+    moment = now if now is not None else utcnow()
+    ticket = file_via_service(org, now=moment, rules=rules, **fields).ticket
+    tickets.claim(
+        db.session, org.users[persona], ticket, now=moment, rules=rules if rules is not None else app_rules()
+    )
+    return ticket
+
+
+def make_ticket(
+    session: Session, org: Org, upload_dir: str, department: str = "A", **overrides: Any
+) -> Ticket:
+    """A ticket filed at `now` (default T0) with the test rules (`rules_for_tests`)."""
+    now = overrides.pop("now", T0)
+    return file_via_service(
+        org, department, session=session, now=now, rules=rules_for_tests(upload_dir), **overrides
+    ).ticket
+
+
+def new_ticket(
+    app: Flask,
+    org: Org,
+    department: str = "A",
+    *,
+    now: datetime | None = None,
+    filed_ago: timedelta = timedelta(hours=1),
+    owner: str | None = None,
+    status: str | None = None,
+    tier: int | None = None,
+    serious: bool | None = None,
+    concerns: str | None = None,
+    **fields: Any,
+) -> Ticket:
+    """A ticket filed through the real intake with the test rules, then given the state the test needs.
+
+    Filed at `now`, or `filed_ago` before the wall clock when `now` is not given. `owner` and
+    `concerns` are personas; `fields` go to the intake (`make_ticket`). Committed.
+    """
+    ticket = make_ticket(
+        db.session,
+        org,
+        app.config["UPLOAD_FOLDER"],
+        department=department,
+        now=now if now is not None else utcnow() - filed_ago,
+        **fields,
+    )
+    if owner is not None:
+        ticket.owner_id = org.users[owner].id
+    if concerns is not None:
+        ticket.concerns_user_id = org.users[concerns].id
+    if status is not None:
+        ticket.status = status
+    if tier is not None:
+        ticket.tier = tier
+    if serious is not None:
+        ticket.serious = serious
+    db.session.commit()
+    return ticket
+
+
+def fresh(ticket_id: int) -> Ticket:
+    """The ticket as the database has it now (nothing cached in the session)."""
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket_id)
+    assert ticket is not None
+    return ticket
+
+
+def events(ticket_id: int, kind: str | None = None) -> list[TicketEvent]:
+    """The ticket's events in the order they were recorded; only those of `kind` when given."""
+    db.session.expire_all()
+    query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+    if kind is not None:
+        query = query.where(TicketEvent.kind == kind)
+    return list(db.session.scalars(query.order_by(TicketEvent.id)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,42 +23,15 @@ from portal.models import AuditLog, Callback, Escalation, Ticket, TicketEvent, u
 from portal.services import aftercare
 from portal.services.tracking import hash_token
 from portal.web.context import rules as current_rules
+from tests import factories
 from tests.conftest import fresh_token
-from tests.factories import Org, make_ticket
+from tests.factories import Org, events, fresh
 
 REPLY = "We replaced the lid seal and posted you a new one today."
 
 # --- helpers -----------------------------------------------------------------------------------
 
-
-def new_ticket(app: Flask, org: Org, **fields: Any) -> Ticket:
-    state = {k: fields.pop(k) for k in ("owner", "status") if k in fields}
-    ticket = make_ticket(
-        db.session, org, app.config["UPLOAD_FOLDER"], now=utcnow() - timedelta(hours=2), **fields
-    )
-    if "owner" in state:
-        ticket.owner_id = org.users[state["owner"]].id
-    ticket.status = state.get("status", ticket.status)
-    db.session.commit()
-    return ticket
-
-
-def fresh(ticket_id: int) -> Ticket:
-    db.session.expire_all()
-    ticket = db.session.get(Ticket, ticket_id)
-    assert ticket is not None
-    return ticket
-
-
-def events(ticket_id: int, kind: str) -> list[TicketEvent]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            select(TicketEvent)
-            .where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind)
-            .order_by(TicketEvent.id)
-        )
-    )
+new_ticket = partial(factories.new_ticket, filed_ago=timedelta(hours=2))  # filed two hours ago
 
 
 def escalations(ticket_id: int) -> list[Escalation]:

@@ -26,7 +26,6 @@ from portal.models import (
     Notification,
     ResolutionProposal,
     Ticket,
-    TicketEvent,
     User,
     utcnow,
 )
@@ -34,7 +33,7 @@ from portal.services import resolutions
 from portal.services.tracking import hash_token
 from portal.web.context import rules as current_rules
 from tests.conftest import fresh_token
-from tests.factories import Org, make_ticket
+from tests.factories import Org, events, fresh, new_ticket
 
 SUMMARY = "Kettle element failed; goodwill payment is fair given two earlier repairs."
 REPLY = "We are sorry: we will pay you 600.00 for the trouble with your kettle."
@@ -42,38 +41,9 @@ REPLY = "We are sorry: we will pay you 600.00 for the trouble with your kettle."
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def new_ticket(app: Flask, org: Org, department: str = "A", **fields: Any) -> Ticket:
-    """A ticket filed an hour ago through the real intake, then given the state the test needs."""
-    state = {k: fields.pop(k) for k in ("owner", "status", "tier", "serious", "concerns") if k in fields}
-    ticket = make_ticket(
-        db.session,
-        org,
-        app.config["UPLOAD_FOLDER"],
-        department=department,
-        now=utcnow() - timedelta(hours=1),
-        **fields,
-    )
-    if "owner" in state:
-        ticket.owner_id = org.users[state["owner"]].id
-    if "concerns" in state:
-        ticket.concerns_user_id = org.users[state["concerns"]].id
-    ticket.status = state.get("status", ticket.status)
-    ticket.tier = state.get("tier", ticket.tier)
-    ticket.serious = state.get("serious", ticket.serious)
-    db.session.commit()
-    return ticket
-
-
 def visible_text(page: str) -> str:
     """What a reader sees: the page without its tags."""
     return re.sub(r"<[^>]+>", " ", page)
-
-
-def fresh(ticket_id: int) -> Ticket:
-    db.session.expire_all()
-    ticket = db.session.get(Ticket, ticket_id)
-    assert ticket is not None
-    return ticket
 
 
 def proposals(ticket_id: int) -> list[ResolutionProposal]:
@@ -83,17 +53,6 @@ def proposals(ticket_id: int) -> list[ResolutionProposal]:
             select(ResolutionProposal)
             .where(ResolutionProposal.ticket_id == ticket_id)
             .order_by(ResolutionProposal.id)
-        )
-    )
-
-
-def events(ticket_id: int, kind: str) -> list[TicketEvent]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            select(TicketEvent)
-            .where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind)
-            .order_by(TicketEvent.id)
         )
     )
 

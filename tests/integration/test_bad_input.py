@@ -23,7 +23,8 @@ from portal.extensions import db
 from portal.models import Category, Ticket, TicketEvent
 from portal.services import filing
 from tests import payloads
-from tests.conftest import csrf_token_from, fresh_token, post_form
+from tests.conftest import complaint_data, csrf_token_from, fresh_token, post_form
+from tests.conftest import file_via_form as file
 from tests.factories import T0, rules_for_tests
 
 ONE_LINE = "Please keep this on one line."
@@ -32,26 +33,6 @@ BAD_PHONE = "Enter a phone number we can call"
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def complaint_data(org, **overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": "Wang Fang",
-        "email": "wang@example.org",
-        "phone": "",
-        "preferred_contact": "email",
-        "category": str(org.categories["A"].id),
-        "subject": "Kettle broke",
-        "description": "It stopped working after a week.",
-        "consent": "y",
-        "idempotency_key": secrets.token_urlsafe(24),
-    }
-    data.update(overrides)
-    return data
-
-
-def file(client, org, **overrides: Any):
-    return post_form(client, "/complaints/new", complaint_data(org, **overrides))
 
 
 def ticket_count() -> int:

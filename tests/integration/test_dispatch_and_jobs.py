@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import getaddresses
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,8 @@ from portal.services import filing, outbox, tickets
 from portal.web.context import rules
 from tests import payloads
 from tests.conftest import base_config, post_form
-from tests.factories import Org
+from tests.conftest import file_via_form as file_on_the_form
+from tests.factories import Org, ticket_via_service
 
 CUSTOMER_EMAIL = "wang@example.org"
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
@@ -151,34 +153,7 @@ def use_smtp(app: Flask, port: int) -> None:
 
 # --- helpers -------------------------------------------------------------------------------
 
-
-def file(org: Org, **overrides: Any) -> Ticket:
-    fields: dict[str, Any] = {
-        "customer_name": "Wang Fang",
-        "customer_email": CUSTOMER_EMAIL,
-        "subject": "Broken kettle",
-        "description": "It stopped working after a week.",
-        "category_id": org.categories["A"].id,
-        "consent": True,
-    }
-    fields.update(overrides)
-    filed = filing.file_ticket(db.session, filing.Intake(**fields), [], now=utcnow(), rules=rules())
-    return filed.ticket
-
-
-def file_on_the_form(client: Any, org: Org) -> Any:
-    data = {
-        "name": "Wang Fang",
-        "email": CUSTOMER_EMAIL,
-        "phone": "",
-        "preferred_contact": "email",
-        "category": str(org.categories["A"].id),
-        "subject": "Kettle broke",
-        "description": "It stopped working after a week.",
-        "consent": "y",
-        "idempotency_key": "k-" + os.urandom(12).hex(),
-    }
-    return post_form(client, "/complaints/new", data)
+file = partial(ticket_via_service, subject="Broken kettle")  # filed now, with the app's own rules
 
 
 def customer_row(ticket: Ticket) -> Notification:

@@ -29,14 +29,13 @@ from portal.models import (
     Promise,
     ServiceTarget,
     Ticket,
-    TicketEvent,
     utcnow,
 )
 from portal.services.settings import load_rules
 from portal.services.sla_sweep import sweep
 from portal.services.tracking import tracking_token
 from tests.conftest import base_config, post_form
-from tests.factories import Org, make_ticket, rules_for_tests
+from tests.factories import Org, events, fresh, new_ticket, rules_for_tests
 
 ORG_ZONE = "Asia/Shanghai"
 PROMISE_FORMAT = "%Y-%m-%dT%H:%M"
@@ -51,20 +50,6 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def new_ticket(app: Flask, org: Org, department: str = "A", **overrides: Any) -> Ticket:
-    overrides.setdefault("now", utcnow() - timedelta(hours=1))
-    ticket = make_ticket(db.session, org, app.config["UPLOAD_FOLDER"], department=department, **overrides)
-    db.session.commit()
-    return ticket
-
-
-def fresh(ticket_id: int) -> Ticket:
-    db.session.expire_all()
-    ticket = db.session.get(Ticket, ticket_id)
-    assert ticket is not None
-    return ticket
 
 
 def act(client: FlaskClient, ticket_id: int, action: str, data: dict[str, str] | None = None) -> Any:
@@ -92,15 +77,6 @@ def escalations(ticket_id: int) -> list[Escalation]:
     return list(
         db.session.scalars(
             select(Escalation).where(Escalation.ticket_id == ticket_id).order_by(Escalation.id)
-        )
-    )
-
-
-def events(ticket_id: int) -> list[TicketEvent]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
         )
     )
 

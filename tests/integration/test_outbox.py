@@ -10,6 +10,7 @@ Nothing is sent here: sending is the dispatcher's job (test_dispatch_and_jobs.py
 from __future__ import annotations
 
 import secrets
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from portal.extensions import db
 from portal.models import Notification, Ticket
 from portal.services import aftercare, filing, ladder, outbox, resolutions, tickets
 from portal.web.context import rules
+from tests import factories
 from tests.conftest import base_config, post_form
-from tests.factories import T0, Org
+from tests.factories import T0, Org, ticket_via_service
 
 CUSTOMER_EMAIL = "wang@example.org"
 
@@ -36,6 +38,10 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+# Filed (and claimed) at T0, with the app's own rules: its SECRET_KEY signs the links.
+file = partial(ticket_via_service, now=T0)
+claimed = partial(factories.claimed, now=T0)
 
 
 def rows(**filters: Any) -> list[Notification]:
@@ -57,26 +63,6 @@ def new_rows(before: int) -> list[Notification]:
 
 def last_id() -> int:
     return int(db.session.scalar(select(func.max(Notification.id))) or 0)
-
-
-def file(org: Org, department: str = "A", **overrides: Any) -> Ticket:
-    """File through the real service with the app's own rules (its SECRET_KEY signs the links)."""
-    fields: dict[str, Any] = {
-        "customer_name": "Wang Fang",
-        "customer_email": CUSTOMER_EMAIL,
-        "subject": f"Broken kettle ({department})",
-        "description": "It stopped working after a week.",
-        "category_id": org.categories[department].id,
-        "consent": True,
-    }
-    fields.update(overrides)
-    return filing.file_ticket(db.session, filing.Intake(**fields), [], now=T0, rules=rules()).ticket
-
-
-def claimed(org: Org, persona: str = "resp_a1", **overrides: Any) -> Ticket:
-    ticket = file(org, **overrides)
-    tickets.claim(db.session, org.users[persona], ticket, now=T0, rules=rules())
-    return ticket
 
 
 def staff_rows(ticket: Ticket, event: str) -> list[Notification]:

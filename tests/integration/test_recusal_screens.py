@@ -11,7 +11,7 @@ Each check is paired with a colleague who does see the ticket, so an empty page 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -28,11 +28,11 @@ from portal.models import (
     ResolutionProposal,
     Ticket,
     TicketEvent,
-    utcnow,
 )
 from portal.queries.staff_queue import SCOPES, STATUS_FILTERS
+from tests import factories
 from tests.conftest import fresh_token
-from tests.factories import Org, make_ticket
+from tests.factories import Org, fresh
 
 CUSTOMER = "Ingrid Vasquez-Holm"
 WORD = "periwinkle-ocelot"
@@ -40,32 +40,12 @@ TAB_COUNT = re.compile(r'href="[^"]*[?&;]scope=(\w+)[^"]*"[^>]*>[^<]*<span class
 
 # --- helpers -----------------------------------------------------------------------------------
 
-
-def new_ticket(app: Flask, org: Org, department: str = "A", **fields: Any) -> Ticket:
-    state = {k: fields.pop(k) for k in ("owner", "status", "tier") if k in fields}
-    fields.setdefault("customer_name", CUSTOMER)
-    fields.setdefault("description", f"The assistant was {WORD} rude to me at the counter.")
-    ticket = make_ticket(
-        db.session,
-        org,
-        app.config["UPLOAD_FOLDER"],
-        department=department,
-        now=utcnow() - timedelta(hours=1),
-        **fields,
-    )
-    if "owner" in state:
-        ticket.owner_id = org.users[state["owner"]].id
-    ticket.status = state.get("status", ticket.status)
-    ticket.tier = state.get("tier", ticket.tier)
-    db.session.commit()
-    return ticket
-
-
-def fresh(ticket_id: int) -> Ticket:
-    db.session.expire_all()
-    ticket = db.session.get(Ticket, ticket_id)
-    assert ticket is not None
-    return ticket
+# Every ticket here is from the same customer and carries the same word, for the searches.
+new_ticket = partial(
+    factories.new_ticket,
+    customer_name=CUSTOMER,
+    description=f"The assistant was {WORD} rude to me at the counter.",
+)
 
 
 def event_kinds(ticket_id: int) -> list[str]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 import threading
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -22,25 +22,16 @@ from portal.models import Escalation, Promise, Ticket, TicketEvent, utcnow
 from portal.services import ladder, resolutions, tickets
 from portal.services.settings import Rules, load_rules, save_settings
 from portal.services.sla_sweep import SweepResult, sweep
-from tests.factories import T0, Org, make_ticket, rules_for_tests
+from tests import factories
+from tests.factories import T0, Org, events, fresh
 
 HOUR = timedelta(hours=1)
 QUEUE_ROW = re.compile(r'<tr id="ticket-row-(\d+)".*?</tr>', re.DOTALL)
 
 
-@pytest.fixture
-def rules(app: Flask) -> Rules:
-    """The factory's rules: default targets on a plain Monday-to-Friday UTC calendar."""
-    return rules_for_tests(app.config["UPLOAD_FOLDER"])
-
-
 # --- helpers -----------------------------------------------------------------------------------
 
-
-def new_ticket(app: Flask, org: Org, now: datetime = T0, **overrides: Any) -> Ticket:
-    ticket = make_ticket(db.session, org, app.config["UPLOAD_FOLDER"], now=now, **overrides)
-    db.session.commit()
-    return ticket
+new_ticket = partial(factories.new_ticket, now=T0)  # filed at the factory's Monday morning
 
 
 def claimed_ticket(app: Flask, org: Org, rules: Rules, at: datetime = T0 + HOUR) -> Ticket:
@@ -67,27 +58,11 @@ def resolved_ticket(app: Flask, org: Org, rules: Rules, at: datetime, filed: dat
     return ticket
 
 
-def fresh(ticket_id: int) -> Ticket:
-    db.session.expire_all()
-    ticket = db.session.get(Ticket, ticket_id)
-    assert ticket is not None
-    return ticket
-
-
 def escalations(ticket_id: int) -> list[Escalation]:
     db.session.expire_all()
     return list(
         db.session.scalars(
             select(Escalation).where(Escalation.ticket_id == ticket_id).order_by(Escalation.id)
-        )
-    )
-
-
-def events(ticket_id: int) -> list[TicketEvent]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
         )
     )
 

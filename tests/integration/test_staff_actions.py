@@ -9,6 +9,7 @@ with 409 and nothing changed (R4, R6, R16, I6, K1). The htmx answers are checked
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,8 +19,9 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditLog, Ticket, TicketEvent
+from tests import factories
 from tests.conftest import post_form
-from tests.factories import Org, make_ticket
+from tests.factories import T0, Org, events, fresh
 
 TRACKING_LINK = re.compile(r'id="tracking-link" href="http://portal\.test(/track/[A-Za-z0-9_-]+)"')
 REGISTERED_LINK = re.compile(r"<code>http://portal\.test(/track/[A-Za-z0-9_-]+)</code>")
@@ -28,25 +30,7 @@ VERSION_FIELD = re.compile(r'name="version" type="hidden" value="(\d+)"')
 
 # --- helpers -----------------------------------------------------------------------------------
 
-
-def new_ticket(app: Flask, org: Org, department: str = "A", **overrides: Any) -> Ticket:
-    return make_ticket(db.session, org, app.config["UPLOAD_FOLDER"], department=department, **overrides)
-
-
-def fresh(ticket_id: int) -> Ticket:
-    db.session.expire_all()
-    ticket = db.session.get(Ticket, ticket_id)
-    assert ticket is not None
-    return ticket
-
-
-def events(ticket_id: int) -> list[TicketEvent]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
-        )
-    )
+new_ticket = partial(factories.new_ticket, now=T0)  # filed at the factory's Monday morning
 
 
 def act(
