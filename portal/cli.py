@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from sqlalchemy import select
 
 from portal import demo
 from portal.domain.permissions import Role
 from portal.extensions import db
-from portal.models import Department, User, utcnow
+from portal.models import utcnow
 from portal.services.settings import Rules, load_rules
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
 def _rules() -> Rules:
@@ -35,6 +38,51 @@ def _work_in_this_process(*, sweep: bool) -> None:
         click.echo(f"worker: {error.__class__.__name__}: {error}", err=True)
     finally:
         db.session.remove()
+
+
+def _create_user(
+    email: str, name: str, role: str, department: str, password: str, *, new_department: bool = False
+) -> None:
+    from portal.services import starter
+    from portal.services.admin import DuplicateName
+
+    if len(password) < 12:
+        raise click.ClickException("passwords need at least 12 characters")
+    try:
+        starter.create_user(
+            db.session,
+            name=name,
+            email=email,
+            role=role,
+            department=department,
+            password=password,
+            new_department=new_department,
+        )
+    except DuplicateName:
+        db.session.rollback()
+        raise click.ClickException(f"an account with the email {email} exists already") from None
+    except starter.UnknownDepartment:
+        db.session.rollback()
+        known = ", ".join(starter.department_names(db.session)) or "none yet"
+        raise click.ClickException(
+            f"no department is called {department!r} (known: {known}); use --new-department to create it"
+        ) from None
+    click.echo(f"Created {role} {email.strip().lower()}.")
+
+
+def compile_translations() -> int:
+    """Compile every catalog (.po → .mo) shipped in portal/translations; returns how many."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    count = 0
+    for source in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
+        with source.open("rb") as po_file:
+            catalog = read_po(po_file)
+        with source.with_suffix(".mo").open("wb") as mo_file:
+            write_mo(mo_file, catalog)
+        count += 1
+    return count
 
 
 def register(app: Flask) -> None:
@@ -159,19 +207,62 @@ def register(app: Flask) -> None:
     @click.option("--email", required=True)
     @click.option("--name", required=True)
     @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-    @click.option("--department", required=True, help="Department name; created if missing.")
+    @click.option("--department", required=True, help="The name of an existing department.")
+    @click.option("--new-department", is_flag=True, help="Create the department if it does not exist.")
     @click.password_option()
-    def create_user(email: str, name: str, role: str, department: str, password: str) -> None:
-        """Create a staff account (the only way to create the first administrator)."""
-        if len(password) < 12:
-            raise click.ClickException("passwords need at least 12 characters")
-        dept = db.session.scalars(select(Department).where(Department.name == department)).first()
-        if dept is None:
-            dept = Department(name=department)
-            db.session.add(dept)
-            db.session.flush()
-        user = User(email=email.lower(), name=name, role=role, department_id=dept.id)
-        user.set_password(password)
-        db.session.add(user)
-        db.session.commit()
-        click.echo(f"Created {role} {email}.")
+    def create_user_command(
+        email: str, name: str, role: str, department: str, new_department: bool, password: str
+    ) -> None:
+        """Create a staff account (the way to create the first administrator)."""
+        _create_user(email, name, role, department, password, new_department=new_department)
+
+    @app.cli.command("setup")
+    @click.option("--admin-email", help="The first administrator's email (asked if missing).")
+    @click.option("--admin-name", help="The first administrator's name (asked if missing).")
+    @click.option(
+        "--starter/--no-starter",
+        "starter_set",
+        default=None,
+        help="Create the starter departments and categories (R5 routing) on an empty database.",
+    )
+    def setup_command(admin_email: str | None, admin_name: str | None, starter_set: bool | None) -> None:
+        """Prepare an installation: migrate, compile translations, starter organisation, first admin.
+
+        Safe to run again: each step only does what is still missing.
+        """
+        from flask_migrate import upgrade
+
+        from portal.services import starter
+
+        upgrade()
+        click.echo("database: migrated to the latest schema")
+        compiled = compile_translations()
+        click.echo(f"translations: {compiled} catalogs compiled")
+        if not starter.has_departments(db.session):
+            wanted = starter_set
+            if wanted is None:
+                wanted = click.confirm(
+                    "No departments yet. Create the starter departments and categories?", default=True
+                )
+            if wanted:
+                starter.create_starter_organisation(db.session)
+                db.session.commit()
+                click.echo(
+                    f"organisation: {len(starter.STARTER_DEPARTMENTS)} departments and "
+                    f"{len(starter.STARTER_CATEGORIES)} categories created (change them under Admin)"
+                )
+            else:
+                click.echo("organisation: none created; add departments and categories under Admin")
+        if starter.has_administrator(db.session):
+            click.echo("administrator: one exists already")
+            return
+        departments = starter.department_names(db.session)
+        if not departments:
+            raise click.ClickException("an administrator needs a department: run setup again with --starter")
+        email = admin_email or click.prompt("First administrator's email")
+        name = admin_name or click.prompt("First administrator's name")
+        password = os.environ.get("PORTAL_ADMIN_PASSWORD") or click.prompt(
+            "Password (12+ characters)", hide_input=True, confirmation_prompt=True
+        )
+        home = "Management Office" if "Management Office" in departments else departments[0]
+        _create_user(email, name, Role.ADMIN.value, home, password)

@@ -10,33 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain.permissions import Role
-from portal.models import Callback, Category, Department, RootCause, Ticket, User
-from portal.services import aftercare, filing, ladder, resolutions, settings, tickets
+from portal.models import Callback, Category, RootCause, Ticket, User
+from portal.services import aftercare, filing, ladder, resolutions, settings, starter, tickets
 
 DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - demo data only, never in production
 
-DEPARTMENTS = {
-    "Customer Service": True,
-    "Quality": False,
-    "After-sales": False,
-    "Management Office": False,
-}
-# R5: product quality → quality; after-sales, staff negligence or attitude → management office.
-CATEGORIES = {
-    "Product quality": "Quality",
-    "Delivery and installation": "After-sales",
-    "Repairs and after-sales service": "After-sales",
-    "Staff attitude or negligence": "Management Office",
-    "Billing and charges": "Customer Service",
-    "Something else": "Customer Service",
-}
-ROOT_CAUSES = [
-    "Manufacturing defect",
-    "Courier delay",
-    "Staff training gap",
-    "Billing system error",
-    "Customer misunderstanding",
-]
 ACCOUNTS = [
     ("Rui Chen", "responder@example.com", Role.RESPONDER, "Quality"),
     ("Min-jun Park", "responder2@example.com", Role.RESPONDER, "Customer Service"),
@@ -67,15 +45,7 @@ def is_empty(session: Session) -> bool:
 
 def load(session: Session, rules: settings.Rules, now: datetime, seed: int = 7) -> None:
     rng = random.Random(seed)
-    departments = {}
-    for name, feedback in DEPARTMENTS.items():
-        departments[name] = Department(name=name, handles_feedback=feedback)
-        session.add(departments[name])
-    session.flush()
-    for name, department in CATEGORIES.items():
-        session.add(Category(name=name, department_id=departments[department].id))
-    for cause in ROOT_CAUSES:
-        session.add(RootCause(name=cause))
+    departments = starter.create_starter_organisation(session)
     users = {}
     for name, email, role, department in ACCOUNTS:
         user = User(name=name, email=email, role=role.value, department_id=departments[department].id)
