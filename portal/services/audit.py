@@ -167,6 +167,9 @@ def _on_execute(state: ORMExecuteState) -> None:
 
 def _before_commit(session: Session) -> None:
     context: AuditContext | None = session.info.get(CONTEXT_KEY)
+    if context is not None and (session.new or session.dirty or session.deleted):
+        # commit() fires this hook before its own final flush: flush now to see what changes.
+        session.flush()
     changed = session.info.pop(_CHANGED, False)
     written = session.info.pop(_WRITTEN, False)
     if context is None or not changed or written:
