@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.auth import bp
@@ -13,7 +14,9 @@ from portal.auth.forms import ChangePasswordForm, LoginForm
 from portal.domain.permissions import Role
 from portal.extensions import db, limiter
 from portal.models import User
-from portal.services import audit
+from portal.queries.accounts import account_by_email
+from portal.services import accounts, audit
+from portal.web.answers import Answers, beside, invalid_form, run_service
 from portal.web.context import client_ip, now
 from portal.web.navigation import safe_next
 
@@ -47,7 +50,7 @@ def login():
         email = form.email.data.strip().lower()
         user = None
         if email.isprintable():  # NUL or control characters never match an account (A5)
-            user = db.session.scalars(select(User).where(func.lower(User.email) == email)).first()
+            user = account_by_email(db.session, email)
         password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, form.password.data)
         if user is not None and password_ok and user.active:
             session.clear()  # a new session at sign-in (D6, ASVS 3.2.1)
@@ -79,11 +82,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     # Flask sessions live in the signed cookie, so a copied cookie would outlive a plain logout.
-    # Bumping the session version makes every copy worthless (D7, ASVS 3.3.1) — it also signs the
-    # user out on their other devices, which is the safer trade for a staff tool.
+    # Bumping the session version makes every copy worthless (D7, ASVS 3.3.1).
     if current_user.is_authenticated:
-        current_user.session_version += 1
-        db.session.commit()
+        accounts.sign_out_everywhere(db.session, current_user._get_current_object())
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
@@ -94,16 +95,32 @@ def logout():
 @login_required
 def change_password():
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        user = current_user._get_current_object()
-        if not user.check_password(form.current_password.data):
-            form.current_password.errors.append(_("That is not your current password."))
-        else:
-            user.set_password(form.new_password.data)  # bumps the session version
-            db.session.commit()
-            session.clear()
-            login_user(user)  # this session continues; every other one ends (D8)
-            flash(_("Your password has been changed. Other sessions have been signed out."), "info")
-            return redirect(home_for(current_user), code=303)
-    status = 200 if request.method == "GET" else 422
-    return render_template("auth/change_password.html", form=form), status
+    answers = Answers(
+        target=f"user:{current_user.id}",
+        done=_signed_in_again,
+        again=lambda status: (render_template("auth/change_password.html", form=form), status),
+        invalid={
+            accounts.WrongPassword: beside(form.current_password, _l("That is not your current password."))
+        },
+    )
+    if request.method == "GET":
+        return answers.again(200)
+    if not form.validate_on_submit():
+        return invalid_form(answers)
+    return run_service(
+        lambda: accounts.change_password(
+            db.session,
+            current_user._get_current_object(),
+            form.current_password.data,
+            form.new_password.data,
+        ),
+        answers,
+    )
+
+
+def _signed_in_again(user: User) -> ResponseReturnValue:
+    """This session continues under the new password; every other one has ended (D8)."""
+    session.clear()
+    login_user(user)
+    flash(_("Your password has been changed. Other sessions have been signed out."), "info")
+    return redirect(home_for(user), code=303)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     abort,
     current_app,
@@ -13,15 +15,15 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
 
 from portal.domain import workflow
-from portal.domain.errors import Conflict, IllegalTransition
 from portal.domain.workflow import Status
 from portal.extensions import csrf, db, limiter
-from portal.models import Attachment, Ticket
+from portal.models import Ticket
 from portal.public import bp
 from portal.public.forms import (
     ComplaintForm,
@@ -30,8 +32,10 @@ from portal.public.forms import (
     LostLinkForm,
     OutcomeAnswerForm,
 )
+from portal.queries import case as case_queries
 from portal.queries import choices, ticket_page
 from portal.services import aftercare, filing, tracking
+from portal.web.answers import Answers, invalid_form, run_service
 from portal.web.context import now, rules
 from portal.web.forms import phone_to_e164
 from portal.web.uploads import checked_uploads, download_response
@@ -51,7 +55,7 @@ def _remember_tracked(ticket: Ticket) -> None:
 
 
 def _tracked_ticket_or_404(reference: str) -> Ticket:
-    ticket = db.session.scalars(select(Ticket).where(Ticket.reference == reference)).first()
+    ticket = case_queries.ticket_by_reference(db.session, reference)
     if ticket is None or ticket.id not in session.get(TRACKED_KEY, []):
         abort(404)  # the reference alone never opens a case; same answer either way (I7)
     g.personal_page = True
@@ -84,16 +88,19 @@ def file_complaint():
                 _("Your form had expired. Everything you typed is still here: please send it again."),
                 "warning",
             )
-        if valid and not file_errors:
-            filed = filing.file_ticket(
+        answers = _filing_answers("public/file_complaint.html", form)
+        if not valid or file_errors:
+            return invalid_form(answers)
+        return run_service(
+            lambda: filing.file_ticket(
                 db.session,
                 form.to_intake(channel="web", locale=str(get_locale())),
                 files,
                 now=now(),
                 rules=rules(),
-            )
-            return _confirm(filed)
-        return render_template("public/file_complaint.html", form=form), 422
+            ),
+            answers,
+        )
     return render_template("public/file_complaint.html", form=form)
 
 
@@ -104,38 +111,48 @@ def give_feedback():
     form = FeedbackForm()
     form.ensure_idempotency_key()
     if request.method == "POST":
+        answers = _filing_answers("public/feedback.html", form)
         if form.csrf_token.errors or not form.validate():
             if form.csrf_token.errors:
                 flash(
                     _("Your form had expired. Everything you typed is still here: please send it again."),
                     "warning",
                 )
-            return render_template("public/feedback.html", form=form), 422
-        text = form.text.data
-        filed = filing.file_ticket(
-            db.session,
-            filing.Intake(
-                kind="feedback",
-                customer_name=form.name.data or _("Anonymous"),
-                customer_email=form.email.data or None,
-                customer_phone=phone_to_e164(form.phone.data) if form.phone.data else None,
-                # Stored data stays in one language whatever the customer's screen shows.
-                subject=f"{form.kind.data.capitalize()} from the website",
-                description=text,
-                feedback_kind=form.kind.data,
-                rating=int(form.rating.data) if form.rating.data else None,
-                idempotency_key=form.idempotency_key.data,
-                locale=str(get_locale()),
-            ),
-            [],
-            now=now(),
-            rules=rules(),
+            return invalid_form(answers)
+        intake = filing.Intake(
+            kind="feedback",
+            customer_name=form.name.data or _("Anonymous"),
+            customer_email=form.email.data or None,
+            customer_phone=phone_to_e164(form.phone.data) if form.phone.data else None,
+            # Stored data stays in one language whatever the customer's screen shows.
+            subject=f"{form.kind.data.capitalize()} from the website",
+            description=form.text.data,
+            feedback_kind=form.kind.data,
+            rating=int(form.rating.data) if form.rating.data else None,
+            idempotency_key=form.idempotency_key.data,
+            locale=str(get_locale()),
         )
-        return _confirm(filed)
+        return run_service(
+            lambda: filing.file_ticket(db.session, intake, [], now=now(), rules=rules()), answers
+        )
     return render_template("public/feedback.html", form=form)
 
 
-def _confirm(filed: filing.Filed):
+def _filing_answers(template: str, form: Any) -> Answers:
+    """A filing form answers with its confirmation, or with itself and what was typed.
+
+    No service error is turned into a page here: the form's choices already keep out what
+    filing refuses, so anything else is a fault (500), as before.
+    """
+    return Answers(
+        target="ticket:new",
+        done=_confirm,
+        again=lambda status: (render_template(template, form=form), status),
+        invalid={},
+    )
+
+
+def _confirm(filed: filing.Filed) -> ResponseReturnValue:
     """Post/redirect/get: the confirmation is shown only after the complaint is committed (R3)."""
     session["filed"] = {"reference": filed.ticket.reference, "token": filed.tracking_token}
     _remember_tracked(filed.ticket)
@@ -147,14 +164,26 @@ def _confirm(filed: filing.Filed):
 def lost_link():
     """Send the private link again to the contact on file; the same answer either way (I8)."""
     form = LostLinkForm()
-    if form.validate_on_submit():
-        contact = form.contact.data
-        if "@" not in contact:
-            contact = phone_to_e164(contact) or contact
-        tracking.resend_tracking_link(db.session, form.reference.data, contact, now=now(), rules=rules())
-        return render_template("public/lost_link.html", form=form, sent=True)
-    status = 422 if request.method == "POST" else 200
-    return render_template("public/lost_link.html", form=form, sent=False), status
+    answers = Answers(
+        target="lost_link",
+        # Whether a link went out is not said: the same page either way (I8).
+        done=lambda _sent: render_template("public/lost_link.html", form=form, sent=True),
+        again=lambda status: (render_template("public/lost_link.html", form=form, sent=False), status),
+        invalid={},
+    )
+    if not form.is_submitted():
+        return answers.again(200)
+    if not form.validate():
+        return invalid_form(answers)
+    contact = form.contact.data
+    if "@" not in contact:
+        contact = phone_to_e164(contact) or contact
+    return run_service(
+        lambda: tracking.resend_tracking_link(
+            db.session, form.reference.data, contact, now=now(), rules=rules()
+        ),
+        answers,
+    )
 
 
 @bp.route("/filed/<reference>")
@@ -191,11 +220,7 @@ def _render_case(
     answer_form: OutcomeAnswerForm | None = None,
 ):
     events = ticket_page.timeline(db.session, ticket.id, public_only=True)
-    attachments = db.session.scalars(
-        select(Attachment)
-        .where(Attachment.ticket_id == ticket.id, Attachment.uploaded_by == "customer")
-        .order_by(Attachment.id)
-    ).all()
+    attachments = case_queries.customer_attachments(db.session, ticket.id)
     can_write = workflow.is_allowed(Status(ticket.status), workflow.Action.CUSTOMER_MESSAGE)
     return (
         render_template(
@@ -221,27 +246,34 @@ def add_message(reference: str):
     valid = form.validate_on_submit()
     files, file_errors = checked_uploads(request.files.getlist(form.attachments.name))
     form.attachments.errors = list(form.attachments.errors) + file_errors
+    answers = Answers(
+        target=f"case:{reference}",
+        done=lambda _none: _back_to_case(reference),
+        again=lambda status: _render_case(ticket, form, status),
+        # A closed case takes no more messages (IllegalTransition → 409 with the page as it is).
+        conflict=_l("This case is closed. Please file a new complaint if something is still wrong."),
+        invalid={},
+    )
     if not valid or file_errors:
-        return _render_case(ticket, form, 422)
-    try:
-        filing.add_customer_message(db.session, ticket, form.body.data, files, now=now(), rules=rules())
-    except IllegalTransition:
-        flash(_("This case is closed. Please file a new complaint if something is still wrong."), "warning")
-        return _render_case(ticket, form, 409)
-    flash(_("Thank you. Your message has been added to the case."), "success")
-    return redirect(url_for("public.case", reference=ticket.reference), code=303)
+        return invalid_form(answers)
+    return run_service(
+        lambda: filing.add_customer_message(
+            db.session, ticket, form.body.data, files, now=now(), rules=rules()
+        ),
+        answers,
+        success=_l("Thank you. Your message has been added to the case."),
+    )
+
+
+def _back_to_case(reference: str) -> ResponseReturnValue:
+    return redirect(url_for("public.case", reference=reference), code=303)
 
 
 @bp.route("/case/<reference>/attachments/<int:attachment_id>")
 def case_attachment(reference: str, attachment_id: int):
     ticket = _tracked_ticket_or_404(reference)
-    attachment = db.session.scalars(
-        select(Attachment).where(
-            Attachment.id == attachment_id,
-            Attachment.ticket_id == ticket.id,  # child looked up through its parent (C13)
-            Attachment.uploaded_by == "customer",
-        )
-    ).first()
+    # The file is looked up through its case (C13), and only among the customer's own.
+    attachment = case_queries.customer_attachment(db.session, ticket.id, attachment_id)
     if attachment is None:
         abort(404)
     return download_response(attachment, current_app.config["UPLOAD_FOLDER"])
@@ -253,30 +285,44 @@ def answer_outcome(reference: str):
     """R15/R16: the customer says whether the outcome resolves it; "no" reopens it one tier up."""
     ticket = _tracked_ticket_or_404(reference)
     form = OutcomeAnswerForm()
+
+    def again(status: int) -> ResponseReturnValue:
+        if status == 409:  # answered already (twice sent, or another tab): the case as it is now
+            return _back_to_case(reference)
+        return _render_case(ticket, CustomerMessageForm(), status, answer_form=form)
+
+    answers = Answers(
+        target=f"case:{reference}",
+        done=lambda _none: _back_to_case(reference),
+        again=again,
+        conflict=_already_answered,
+        invalid={},
+    )
     if not form.validate_on_submit():
-        return _render_case(ticket, CustomerMessageForm(), 422, answer_form=form)
-    try:
-        aftercare.customer_answer(
+        return invalid_form(answers)
+    satisfied = form.resolved.data == "yes"
+    return run_service(
+        lambda: aftercare.customer_answer(
             db.session,
             ticket,
-            satisfied=form.resolved.data == "yes",
+            satisfied=satisfied,
             satisfaction=int(form.satisfaction.data) if form.satisfaction.data else None,
             comment=form.comment.data,
             now=now(),
             rules=rules(),
-        )
-    except (Conflict, IllegalTransition):
-        db.session.rollback()
-        flash(_("We already have your answer to this outcome. Thank you."), "info")
-        return redirect(url_for("public.case", reference=ticket.reference), code=303)
-    if form.resolved.data == "yes":
-        flash(_("Thank you. We are glad it is resolved; the case is now closed."), "success")
-    else:
-        flash(
-            _(
+        ),
+        answers,
+        success=lambda _none: (
+            _("Thank you. We are glad it is resolved; the case is now closed.")
+            if satisfied
+            else _(
                 "We are sorry it is not resolved. "
                 "Your complaint is reopened and passed to a senior colleague."
-            ),
-            "success",
-        )
-    return redirect(url_for("public.case", reference=ticket.reference), code=303)
+            )
+        ),
+    )
+
+
+def _already_answered(_error: Exception) -> None:
+    """Thanks, not a warning: the customer did nothing wrong by answering twice (flashed as info)."""
+    flash(_("We already have your answer to this outcome. Thank you."), "info")

@@ -1,0 +1,37 @@
+"""What the customer's case page reads: the case by its reference and the files the customer sent.
+
+Staff attachments and internal notes never reach this page; its timeline comes from
+`ticket_page.timeline(public_only=True)`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Attachment, Ticket
+
+
+def ticket_by_reference(session: Session, reference: str) -> Ticket | None:
+    """The case a reference names; the caller still checks this browser is tracking it (I7)."""
+    return session.scalars(select(Ticket).where(Ticket.reference == reference)).first()
+
+
+def customer_attachments(session: Session, ticket_id: int) -> list[Attachment]:
+    return list(
+        session.scalars(
+            select(Attachment)
+            .where(Attachment.ticket_id == ticket_id, Attachment.uploaded_by == "customer")
+            .order_by(Attachment.id)
+        )
+    )
+
+
+def customer_attachment(session: Session, ticket_id: int, attachment_id: int) -> Attachment | None:
+    return session.scalars(
+        select(Attachment).where(
+            Attachment.id == attachment_id,
+            Attachment.ticket_id == ticket_id,  # child looked up through its parent (C13)
+            Attachment.uploaded_by == "customer",
+        )
+    ).first()
