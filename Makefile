@@ -2,25 +2,34 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps: `make run` installs the runtime only; `make test` adds the test and lint tools.
+RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 export FLASK_APP := wsgi
 
-.PHONY: install translations run test lint test-postgres test-browser bench bench-dashboard clean
+.PHONY: install install-runtime translations run test lint test-postgres test-browser bench bench-dashboard bench-idle clean
+
+$(RUNTIME): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.runtime-* && touch $(RUNTIME)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	rm -f $(VENV)/.installed-* $(VENV)/.runtime-* && touch $(STAMP) $(RUNTIME)
+
+install-runtime: $(RUNTIME)
 
 install: $(STAMP)
 
 # Compiled catalogs (*.mo) are build output, not committed; see README "Translations".
-translations: install
+translations: install-runtime
 	$(BIN)/pybabel -q compile -d portal/translations -f
 
 # The background worker (outbox every 5 s, SLA sweep every minute) runs beside the server and
 # stops with it; mail lands in instance/mail/ as .eml files. Production: see README.
-run: install translations
+run: install-runtime translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo --if-empty
 	$(BIN)/flask worker & worker=$$!; \
@@ -46,6 +55,10 @@ test-browser: install translations
 bench: install translations
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/dashboard.py
+
+# What the background workers cost while nothing happens (with and without Redis).
+bench-idle: install-runtime translations
+	$(BIN)/python bench/idle_workers.py
 
 # Only the dashboard and CSV timings (issue 5): N=100000 by default.
 bench-dashboard: install translations

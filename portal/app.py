@@ -127,10 +127,12 @@ def _configured_languages() -> tuple[str, ...]:
 def register_blueprints(app: Flask) -> None:
     from portal.admin import bp as admin_bp
     from portal.auth import bp as auth_bp
+    from portal.health import bp as health_bp
     from portal.manage import bp as manage_bp
     from portal.public import bp as public_bp
     from portal.staff import bp as staff_bp
 
+    app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(staff_bp, url_prefix="/staff")

@@ -70,6 +70,24 @@ def _create_user(
     click.echo(f"Created {role} {email.strip().lower()}.")
 
 
+def _welcome(*, loaded_demo: bool) -> None:
+    """A newcomer's first minute: where the pages are, who to sign in as, where mail lands."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    lines = [
+        "",
+        f"  Customers:       {base}/",
+        f"  Staff sign-in:   {base}/auth/login",
+    ]
+    if loaded_demo:
+        lines.append(f"  Demo accounts (password {demo.DEMO_PASSWORD}):")
+        lines += [
+            f"    {email:<26} {role.value:<10} {department}" for _n, email, role, department in demo.ACCOUNTS
+        ]
+    if current_app.config["MAIL_BACKEND"] == "file":
+        lines.append(f"  Mail is not sent: each message is a file in {current_app.config['MAIL_DIR']}/")
+    click.echo("\n".join([*lines, ""]))
+
+
 def compile_translations() -> int:
     """Compile every catalog (.po → .mo) shipped in portal/translations; returns how many."""
     from babel.messages.mofile import write_mo
@@ -89,17 +107,17 @@ def register(app: Flask) -> None:
     @app.cli.command("demo")
     @click.option("--if-empty", is_flag=True, help="Only load into an empty database.")
     def demo_command(if_empty: bool) -> None:
-        """Load the demo organisation (development only)."""
-
+        """Load the demo organisation (development only), then say where to start."""
         if not current_app.config["LOAD_DEMO_DATA"]:
             raise click.ClickException("demo data is never loaded when PORTAL_ENV=production")
         if not demo.is_empty(db.session):
-            if if_empty:
-                click.echo("Database already has data; demo not loaded.")
-                return
-            raise click.ClickException("the database is not empty")
-        demo.load(db.session, _rules(), utcnow())
-        click.echo(f"Demo loaded. Sign in as responder@example.com / {demo.DEMO_PASSWORD} (see README).")
+            if not if_empty:
+                raise click.ClickException("the database is not empty")
+            click.echo("Database already has data; demo not loaded.")
+        else:
+            demo.load(db.session, _rules(), utcnow())
+            click.echo("Demo loaded.")
+        _welcome(loaded_demo=demo.has_demo_accounts(db.session))
 
     @app.cli.command("sla-sweep")
     @click.option("--every", type=int, default=0, help="Repeat every N seconds (0: run once).")

@@ -39,6 +39,11 @@ SAMPLES = [
 NAMES = ["Wang Fang", "Zhang Wei", "Kim Seo-yeon", "Lee Ji-ho", "Maria Santos", "O'Hara Sean", "Liu Yang"]
 
 
+def has_demo_accounts(session: Session) -> bool:
+    emails = [email for _name, email, _role, _department in ACCOUNTS]
+    return session.scalar(select(func.count(User.id)).where(User.email.in_(emails))) == len(emails)
+
+
 def is_empty(session: Session) -> bool:
     return session.scalar(select(func.count(User.id))) == 0
 

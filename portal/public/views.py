@@ -67,11 +67,6 @@ def home():
     return render_template("public/home.html")
 
 
-@bp.route("/healthz/live")
-def healthz_live():
-    return {"status": "ok"}
-
-
 @bp.route("/complaints/new", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own token, so an expired one re-renders the text (E4)
 @limiter.limit(lambda: _limit("RATELIMIT_FILE_COMPLAINT"), methods=["POST"])

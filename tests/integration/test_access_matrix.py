@@ -130,6 +130,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     # The customer's side: the same for everybody; no case opens without its tracking link (I7).
     ("GET", "/"): everyone(200),
     ("GET", "/healthz/live"): everyone(200),
+    ("GET", "/healthz/ready"): everyone(200),
     ("GET", "/complaints/new"): everyone(200),
     ("POST", "/complaints/new"): everyone(422),  # an empty form comes back with its errors
     ("GET", "/feedback/new"): everyone(200),

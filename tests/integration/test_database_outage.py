@@ -7,84 +7,20 @@ on PostgreSQL the database stops accepting connections and its backends are term
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, make_url, text
 
 from portal.extensions import db
 from tests.factories import Org, make_ticket
-
-# Holds SQLite's exclusive lock (WAL without shared memory) until stdin closes.
-LOCKER = """
-import sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None)
-connection.execute("PRAGMA locking_mode=EXCLUSIVE")
-connection.execute("BEGIN EXCLUSIVE")
-connection.execute("CREATE TABLE IF NOT EXISTS outage_probe (id INTEGER)")
-print("locked", flush=True)
-sys.stdin.read()
-"""
+from tests.outages import database_down
 
 
 @pytest.fixture
-def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
-    return {**app_config, "SQLITE_BUSY_TIMEOUT_MS": 300}
-
-
-@contextmanager
-def sqlite_locked(url: str) -> Iterator[None]:
-    path = make_url(url).database
-    assert path and Path(path).exists()
-    with subprocess.Popen(
-        [sys.executable, "-c", LOCKER, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as locker:
-        try:
-            assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-            yield
-        finally:
-            locker.kill()  # the lock dies with the process, as when a stuck writer is killed
-            locker.wait(timeout=10)
-
-
-@contextmanager
-def postgres_down(url: str) -> Iterator[None]:
-    maintenance = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    name = make_url(url).database
-    try:
-        with maintenance.connect() as connection:
-            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-        yield
-    finally:
-        with maintenance.connect() as connection:
-            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-        maintenance.dispose()
-
-
-@contextmanager
-def database_down(app: Flask) -> Iterator[None]:
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
-    db.session.commit()
-    db.session.close()
-    db.engine.dispose()  # an open SQLite connection keeps others from taking the exclusive lock
-    outage = postgres_down(url) if url.startswith("postgresql") else sqlite_locked(url)
-    with outage:
-        yield
-    db.session.remove()  # the test's own connection may have been terminated with the rest
+def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
+    return {**app_config, "SQLITE_BUSY_TIMEOUT_MS": 300, **getattr(request, "param", {})}
 
 
 def assert_busy(response: Any) -> None:
@@ -121,3 +57,33 @@ def test_an_anonymous_customer_gets_503_with_retry_after(app: Flask, org: Org, c
     with database_down(app):
         assert_busy(client.get("/complaints/new"))
     assert client.get("/complaints/new").status_code == 200
+
+
+# --- /healthz/ready (issue 15.6) ------------------------------------------------------------------
+
+
+def test_ready_says_ok_while_the_database_answers_and_503_while_it_is_down(
+    app: Flask, client: FlaskClient
+) -> None:
+    answer = client.get("/healthz/ready")
+    assert (answer.status_code, answer.json) == (200, {"status": "ready", "database": "ok"})
+    assert answer.headers["Cache-Control"] == "no-store"
+    with database_down(app):
+        down = client.get("/healthz/ready")
+        assert (down.status_code, down.json) == (503, {"status": "unavailable", "database": "down"})
+        assert client.get("/healthz/live").status_code == 200  # the process itself is fine
+    assert client.get("/healthz/ready").status_code == 200
+
+
+@pytest.mark.parametrize("app_config", [{"REDIS_URL": "redis://127.0.0.1:1/0"}], indirect=True)
+def test_ready_is_503_when_the_configured_redis_does_not_answer(client: FlaskClient) -> None:
+    answer = client.get("/healthz/ready")
+    assert answer.status_code == 503
+    assert answer.json == {"status": "unavailable", "database": "ok", "redis": "down"}
+    assert "127.0.0.1" not in answer.get_data(as_text=True)  # nothing about where things are
+
+
+@pytest.mark.parametrize("app_config", [{"REDIS_URL": "redis://127.0.0.1:6379/15"}], indirect=True)
+def test_ready_checks_redis_when_it_is_configured(client: FlaskClient) -> None:
+    answer = client.get("/healthz/ready")
+    assert (answer.status_code, answer.json) == (200, {"status": "ready", "database": "ok", "redis": "ok"})

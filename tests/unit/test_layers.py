@@ -20,7 +20,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PORTAL = REPO / "portal"
 
-BLUEPRINTS = ("portal.public", "portal.auth", "portal.staff", "portal.manage", "portal.admin")
+BLUEPRINTS = (
+    "portal.public",
+    "portal.auth",
+    "portal.staff",
+    "portal.manage",
+    "portal.admin",
+    "portal.health",
+)
 WEB = ("portal.web",)
 ENTRY_POINTS = ("portal.app", "portal.cli")
 
@@ -57,6 +64,7 @@ RULES: tuple[Rule, ...] = (
     Rule("portal.staff",     siblings("portal.staff"),               why=SIBLINGS),
     Rule("portal.manage",    siblings("portal.manage"),              why=SIBLINGS),
     Rule("portal.admin",     siblings("portal.admin"),               why=SIBLINGS),
+    Rule("portal.health",    siblings("portal.health"),              why=SIBLINGS),
     Rule("portal",           ("portal.notifications.jobs",),
          why="the RQ entry points build the app; only the worker imports them, by name"),
     Rule("portal",           ("portal.app",),
