@@ -1,4 +1,4 @@
-"""What the staff ticket page reads besides the ticket: its timeline and its ladder history."""
+"""What the staff ticket page reads besides the ticket: its timeline, ladder history and attachments."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.models import Callback, Escalation, Promise, ResolutionProposal, TicketEvent
+from portal.models import Attachment, Callback, Escalation, Promise, ResolutionProposal, TicketEvent
 
 
 def timeline(session: Session, ticket_id: int, *, public_only: bool) -> list[TicketEvent]:
@@ -63,3 +63,16 @@ def ticket_history(session: Session, ticket_id: int) -> TicketHistory:
             session.scalars(select(Callback).where(Callback.ticket_id == ticket_id).order_by(Callback.due_at))
         ),
     )
+
+
+def attachments(session: Session, ticket_id: int) -> list[Attachment]:
+    return list(
+        session.scalars(select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(Attachment.id))
+    )
+
+
+def attachment(session: Session, ticket_id: int, attachment_id: int) -> Attachment | None:
+    """One attachment, only through the ticket it belongs to (its id alone opens nothing, G1)."""
+    return session.scalars(
+        select(Attachment).where(Attachment.id == attachment_id, Attachment.ticket_id == ticket_id)
+    ).first()

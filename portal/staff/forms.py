@@ -1,3 +1,7 @@
+"""The staff forms: shape checks only. Select choices come from the views (`ticket_screen`), and
+versioned forms carry the ticket version the page showed so a stale change becomes a conflict (K1).
+"""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (

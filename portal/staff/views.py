@@ -1,53 +1,45 @@
-"""The staff workspace: the queue, the ticket page and the actions on a ticket.
+"""The staff workspace: the queue, the ticket page, the actions on a ticket, and registering (R1).
 
-Views parse, call one service, and turn domain errors into answers: NotPermitted → 403 with an
-audit row, IllegalTransition/Conflict → 409 with the page, bad input → 422 with the form.
+Each action is a body under `@ticket_action` (portal/staff/actions.py), which gives it the one
+shape every ticket action has; reads come from `portal.queries`, writes from `portal.services`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
-from portal.domain import ladder as ladder_rules
-from portal.domain import sla, text
-from portal.domain.errors import Conflict, IllegalTransition, NotPermitted
+from portal.domain import text
 from portal.extensions import db
-from portal.models import Attachment, Ticket
+from portal.models import Ticket
 from portal.queries import choices, staff_queue, ticket_page
-from portal.services import filing, resolutions, spot_checks, tickets
+from portal.services import filing, resolutions, tickets
 from portal.staff import bp
+from portal.staff.actions import ticket_action
 from portal.staff.forms import (
     CategoryForm,
     CloseForm,
-    CustomerTierForm,
-    EscalateForm,
-    ExtendForm,
-    LinkStaffForm,
-    NoncooperationForm,
     NoteForm,
-    PauseForm,
     PriorityForm,
     RegisterComplaintForm,
     ReopenForm,
     ReplyForm,
     ResolveForm,
-    SendBackForm,
-    SeriousForm,
     TransferForm,
 )
-from portal.web.access import deny, refuse, ticket_or_404
+from portal.staff.ticket_screen import category_choices, department_choices, render_ticket, root_cause_choices
+from portal.web.access import deny, ticket_or_404
+from portal.web.answers import Answers, InvalidInput, invalid_form, run_service
 from portal.web.context import now, rules
 from portal.web.forms import ActionForm
-from portal.web.htmx import is_htmx, render_page_or_fragment
-from portal.web.navigation import redirect_after_post, safe_next
+from portal.web.htmx import render_page_or_fragment
 from portal.web.presentation import PRIORITY_LABELS, from_local
 from portal.web.routing import id_from_query
 from portal.web.uploads import checked_uploads, download_response
@@ -100,12 +92,12 @@ def queue_url(qf: staff_queue.QueueFilter, **changes: Any) -> str:
 
 
 @bp.route("/")
-def index():
+def index() -> ResponseReturnValue:
     return redirect(url_for("staff.queue"))
 
 
 @bp.route("/queue")
-def queue():
+def queue() -> ResponseReturnValue:
     qf = queue_filter_from_request()
     page = staff_queue.queue_page(db.session, current_user, qf, current_app.config["QUEUE_PAGE_SIZE"])
     next_url = None
@@ -130,312 +122,104 @@ def queue():
 # --- the ticket page -----------------------------------------------------------------------
 
 
-def staff_choices() -> list[tuple[int, str]]:
-    """Staff who can be named as the subject of a complaint (R10); 0 means nobody."""
-    people = [(u.id, u.name) for u in choices.staff_users(db.session) if u.role != "admin"]
-    return [(0, _("Nobody")), *people]
-
-
-def _ticket_context(ticket: Ticket, **forms: Any) -> dict[str, Any]:
-    categories = choices.active_categories(db.session)
-    all_departments = choices.departments(db.session)
-    other_departments = [d for d in all_departments if d.id != ticket.department_id]
-    current = now()
-    context: dict[str, Any] = {
-        "ticket": ticket,
-        "events": ticket_page.timeline(db.session, ticket.id, public_only=False),
-        "attachments": db.session.scalars(
-            select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)
-        ).all(),
-        "history": ticket_page.ticket_history(db.session, ticket.id),
-        "clocks": clock_view(ticket, current),
-        "action_form": ActionForm(),
-        "reply_form": ReplyForm(),
-        "note_form": NoteForm(),
-        "category_form": CategoryForm(category=ticket.category_id, version=ticket.version),
-        "priority_form": PriorityForm(priority=ticket.priority, version=ticket.version),
-        "customer_tier_form": CustomerTierForm(customer_tier=ticket.customer_tier),
-        "transfer_form": TransferForm(version=ticket.version),
-        "resolve_form": ResolveForm(version=ticket.version),
-        "reopen_form": ReopenForm(version=ticket.version),
-        "close_form": CloseForm(version=ticket.version),
-        "escalate_form": EscalateForm(version=ticket.version),
-        "send_back_form": SendBackForm(version=ticket.version),
-        "serious_form": SeriousForm(),
-        "noncooperation_form": NoncooperationForm(),
-        "link_staff_form": LinkStaffForm(user=ticket.concerns_user_id or 0),
-        "extend_form": ExtendForm(version=ticket.version),
-        "pause_form": PauseForm(),
-        "now": current,
-        "can_send_back": ladder_rules.can_send_back(current_user.role, ticket.tier),
-        "my_recheck": spot_checks.open_recheck(db.session, current_user, ticket.id),
-    }
-    context.update(forms)
-    context["category_form"].category.choices = [(c.id, c.name) for c in categories]
-    context["transfer_form"].department.choices = [(d.id, d.name) for d in other_departments]
-    context["noncooperation_form"].department.choices = [(d.id, d.name) for d in other_departments]
-    context["link_staff_form"].user.choices = staff_choices()
-    context["extend_form"].working_days.choices = extension_choices()
-    context["resolve_form"].root_cause.choices = root_cause_choices()
-    return context
-
-
-def root_cause_choices() -> list[tuple[int, str]]:
-    return [(0, _("Not recorded")), *((c.id, c.name) for c in choices.active_root_causes(db.session))]
-
-
-def extension_choices() -> list[tuple[int, str]]:
-    """R7: more than the normal limit and at most the maximum, in working days from receipt."""
-    policy = rules().policy
-    return [
-        (days, _("%(days)d working days", days=days))
-        for days in range(policy.resolve_working_days + 1, policy.max_working_days + 1)
-    ]
-
-
-def clock_view(ticket: Ticket, current: datetime) -> dict[str, Any]:
-    """The two service clocks as the ticket page shows them (R3, R7)."""
-    acknowledgement = sla.clock_state(
-        current, started_at=ticket.received_at, due_at=ticket.ack_due_at, stopped_at=ticket.acknowledged_at
-    )
-    resolution = sla.clock_state(
-        current,
-        started_at=ticket.received_at,
-        due_at=ticket.resolve_due_at,
-        stopped_at=ticket.resolved_at,
-        paused_at=ticket.paused_at,
-    )
-    return {"acknowledgement": acknowledgement, "resolution": resolution}
-
-
-def _render_ticket(ticket: Ticket, status: int = 200, **forms: Any):
-    return render_template("staff/ticket.html", **_ticket_context(ticket, **forms)), status
-
-
 @bp.route("/tickets/<int:ticket_id>")
-def ticket(ticket_id: int):
-    return _render_ticket(ticket_or_404(ticket_id))
+def ticket(ticket_id: int) -> ResponseReturnValue:
+    return render_ticket(ticket_or_404(ticket_id))
 
 
 @bp.route("/tickets/<int:ticket_id>/attachments/<int:attachment_id>")
-def attachment(ticket_id: int, attachment_id: int):
+def attachment(ticket_id: int, attachment_id: int) -> ResponseReturnValue:
     ticket = ticket_or_404(ticket_id)
-    found = db.session.scalars(
-        select(Attachment).where(Attachment.id == attachment_id, Attachment.ticket_id == ticket.id)
-    ).first()
+    found = ticket_page.attachment(db.session, ticket.id, attachment_id)
     if found is None:
         deny("access_denied", f"attachment:{attachment_id}")
     return download_response(found, current_app.config["UPLOAD_FOLDER"])
 
 
-# --- actions -------------------------------------------------------------------------------
+# --- actions (see portal/staff/actions.py for the view around each body) --------------------
 
 
-def run_action(
-    ticket: Ticket, run: Callable[[], object], success: str, form_name: str | None = None, form: Any = None
-):
-    """Run one service call and answer: redirect on success, the page with the reason otherwise.
-
-    `run` may return a message that replaces `success` (when the outcome decides the wording).
-    """
-    forms = {form_name: form} if form_name else {}
-    try:
-        message = run()
-    except NotPermitted as error:
-        refuse(error, ticket)
-    except (IllegalTransition, Conflict) as error:
-        db.session.rollback()
-        db.session.refresh(ticket)
-        flash(_conflict_message(error), "warning")
-        return _answer_refusal(ticket, 409, forms)
-    except ValueError:
-        db.session.rollback()
-        flash(_("That choice is not available."), "warning")
-        return _answer_refusal(ticket, 422, forms)
-    flash(message if isinstance(message, str) else success, "success")
-    return _done(ticket)
+@ticket_action("claim", ActionForm, "action_form", _l("You own this ticket now."))
+def claim(ticket: Ticket, form: ActionForm) -> None:
+    tickets.claim(db.session, current_user, ticket, now=now(), rules=rules())
 
 
-def _conflict_message(error: Exception) -> str:
-    if isinstance(error, Conflict):
-        return _("Someone else changed this ticket first. Here it is as it is now; please check and retry.")
-    return _("That is not possible in the ticket's current status.")
+@ticket_action(
+    "acknowledge",
+    ActionForm,
+    "action_form",
+    _l("The customer can see that their complaint was acknowledged."),
+)
+def acknowledge(ticket: Ticket, form: ActionForm) -> None:
+    tickets.acknowledge(db.session, current_user, ticket, now=now(), rules=rules())
 
 
-def _answer_refusal(ticket: Ticket, status: int, forms: dict[str, Any]):
-    if is_htmx() and request.headers.get("HX-Target") == f"ticket-row-{ticket.id}":
-        return render_template(
-            "staff/_queue_row.html", ticket=ticket, action_form=ActionForm(), now=now(), oob_flash=True
-        ), status
-    return _render_ticket(ticket, status, **forms)
-
-
-def _done(ticket: Ticket):
-    if is_htmx() and request.headers.get("HX-Target") == f"ticket-row-{ticket.id}":
-        # The row in place, plus the flash and the tab counts out of band.
-        return render_template(
-            "staff/_queue_row.html",
-            ticket=ticket,
-            action_form=ActionForm(),
-            now=now(),
-            oob_flash=True,
-            oob_counts=True,
-            counts=staff_queue.queue_counts(db.session, current_user),
-        )
-    target = safe_next(request.form.get("next")) or url_for("staff.ticket", ticket_id=ticket.id)
-    return redirect_after_post(target)
-
-
-def invalid_form(ticket: Ticket, form_name: str, form: Any):
-    return _render_ticket(ticket, 422, **{form_name: form})
-
-
-@bp.route("/tickets/<int:ticket_id>/claim", methods=["POST"])
-def claim(ticket_id: int):
-    ticket = ticket_or_404(ticket_id)
-    if not ActionForm().validate_on_submit():
-        return invalid_form(ticket, "action_form", ActionForm())
-    return run_action(
-        ticket,
-        lambda: tickets.claim(db.session, current_user, ticket, now=now(), rules=rules()),
-        _("You own this ticket now."),
-    )
-
-
-@bp.route("/tickets/<int:ticket_id>/acknowledge", methods=["POST"])
-def acknowledge(ticket_id: int):
-    ticket = ticket_or_404(ticket_id)
-    if not ActionForm().validate_on_submit():
-        return invalid_form(ticket, "action_form", ActionForm())
-    return run_action(
-        ticket,
-        lambda: tickets.acknowledge(db.session, current_user, ticket, now=now(), rules=rules()),
-        _("The customer can see that their complaint was acknowledged."),
-    )
-
-
-@bp.route("/tickets/<int:ticket_id>/reply", methods=["POST"])
-def reply(ticket_id: int):
-    ticket = ticket_or_404(ticket_id)
-    form = ReplyForm()
-    if not form.validate_on_submit():
-        return invalid_form(ticket, "reply_form", form)
+@ticket_action("reply", ReplyForm, "reply_form", _l("Your reply is on the customer's page."))
+def reply(ticket: Ticket, form: ReplyForm) -> None:
+    """R8: a promised update must lie ahead, or the customer would be told of it too late."""
     promise_due = from_local(form.promise_by.data) if form.promise_by.data else None
     if promise_due is not None and promise_due <= now():
-        form.promise_by.errors = [_("Choose a time in the future.")]
-        return invalid_form(ticket, "reply_form", form)
-    return run_action(
-        ticket,
-        lambda: tickets.reply(
-            db.session,
-            current_user,
-            ticket,
-            form.body.data,
-            now=now(),
-            rules=rules(),
-            promise_due=promise_due,
-        ),
-        _("Your reply is on the customer's page."),
-        "reply_form",
-        form,
+        raise InvalidInput(_l("Choose a time in the future."), form.promise_by)
+    tickets.reply(
+        db.session, current_user, ticket, form.body.data, now=now(), rules=rules(), promise_due=promise_due
     )
 
 
-@bp.route("/tickets/<int:ticket_id>/notes", methods=["POST"])
-def note(ticket_id: int):
-    ticket = ticket_or_404(ticket_id)
-    form = NoteForm()
-    if not form.validate_on_submit():
-        return invalid_form(ticket, "note_form", form)
-    return run_action(
+@ticket_action("notes", NoteForm, "note_form", _l("Internal note added."))
+def note(ticket: Ticket, form: NoteForm) -> None:
+    tickets.add_note(db.session, current_user, ticket, form.body.data, now=now())
+
+
+@ticket_action(
+    "category", CategoryForm, "category_form", _l("Category changed."), choices={"category": category_choices}
+)
+def recategorise(ticket: Ticket, form: CategoryForm) -> None:
+    tickets.recategorise(
+        db.session,
+        current_user,
         ticket,
-        lambda: tickets.add_note(db.session, current_user, ticket, form.body.data, now=now()),
-        _("Internal note added."),
-        "note_form",
-        form,
+        form.category.data,
+        now=now(),
+        expected_version=form.expected_version(),
     )
 
 
-@bp.route("/tickets/<int:ticket_id>/category", methods=["POST"])
-def recategorise(ticket_id: int):
-    ticket = ticket_or_404(ticket_id)
-    form = CategoryForm()
-    form.category.choices = [(c.id, c.name) for c in choices.active_categories(db.session)]
-    if not form.validate_on_submit():
-        return invalid_form(ticket, "category_form", form)
-    return run_action(
+@ticket_action("priority", PriorityForm, "priority_form", _l("Priority changed."))
+def reprioritise(ticket: Ticket, form: PriorityForm) -> None:
+    tickets.reprioritise(
+        db.session,
+        current_user,
         ticket,
-        lambda: tickets.recategorise(
-            db.session,
-            current_user,
-            ticket,
-            form.category.data,
-            now=now(),
-            expected_version=form.expected_version(),
-        ),
-        _("Category changed."),
-        "category_form",
-        form,
+        form.priority.data,
+        now=now(),
+        expected_version=form.expected_version(),
     )
 
 
-@bp.route("/tickets/<int:ticket_id>/priority", methods=["POST"])
-def reprioritise(ticket_id: int):
-    ticket = ticket_or_404(ticket_id)
-    form = PriorityForm()
-    if not form.validate_on_submit():
-        return invalid_form(ticket, "priority_form", form)
-    return run_action(
+@ticket_action(
+    "transfer",
+    TransferForm,
+    "transfer_form",
+    _l("Transferred. You remain the owner and the other department sees it in its queue."),
+    choices={"department": department_choices},
+)
+def transfer(ticket: Ticket, form: TransferForm) -> None:
+    tickets.transfer(
+        db.session,
+        current_user,
         ticket,
-        lambda: tickets.reprioritise(
-            db.session,
-            current_user,
-            ticket,
-            form.priority.data,
-            now=now(),
-            expected_version=form.expected_version(),
-        ),
-        _("Priority changed."),
-        "priority_form",
-        form,
+        form.department.data,
+        form.note.data,
+        now=now(),
+        expected_version=form.expected_version(),
     )
 
 
-@bp.route("/tickets/<int:ticket_id>/transfer", methods=["POST"])
-def transfer(ticket_id: int):
-    ticket = ticket_or_404(ticket_id)
-    form = TransferForm()
-    form.department.choices = [(d.id, d.name) for d in choices.departments(db.session)]
-    if not form.validate_on_submit():
-        return invalid_form(ticket, "transfer_form", form)
-    return run_action(
-        ticket,
-        lambda: tickets.transfer(
-            db.session,
-            current_user,
-            ticket,
-            form.department.data,
-            form.note.data,
-            now=now(),
-            expected_version=form.expected_version(),
-        ),
-        _("Transferred. You remain the owner and the other department sees it in its queue."),
-        "transfer_form",
-        form,
-    )
-
-
-@bp.route("/tickets/<int:ticket_id>/resolve", methods=["POST"])
-def resolve(ticket_id: int):
+@ticket_action("resolve", ResolveForm, "resolve_form", choices={"root_cause": root_cause_choices})
+def resolve(ticket: Ticket, form: ResolveForm) -> str:
     """Resolve at once (R4), or send the proposal to a manager when it needs approval (R12)."""
-    ticket = ticket_or_404(ticket_id)
-    form = ResolveForm()
-    form.root_cause.choices = root_cause_choices()
-    if not form.validate_on_submit():
-        return invalid_form(ticket, "resolve_form", form)
     if form.outcome.data == "compensation" and not form.amount.data:
-        form.amount.errors = [_("Enter the amount of the refund or compensation.")]
-        return invalid_form(ticket, "resolve_form", form)
+        raise InvalidInput(_l("Enter the amount of the refund or compensation."), form.amount)
     proposal = resolutions.ProposalInput(
         summary=form.summary.data,
         customer_reply=form.customer_reply.data or form.summary.data,
@@ -443,93 +227,79 @@ def resolve(ticket_id: int):
         amount_minor=int(form.amount.data * 100) if form.amount.data is not None else None,
         root_cause_id=form.root_cause.data or None,
     )
-
-    def run() -> str:
-        row = resolutions.resolve_or_propose(
-            db.session,
-            current_user,
-            ticket,
-            proposal,
-            now=now(),
-            rules=rules(),
-            expected_version=form.expected_version(),
-        )
-        if row.status == "pending":
-            return _("Sent to a manager for approval. The customer sees nothing until it is approved.")
-        return _("Resolved. The customer can see the outcome.")
-
-    return run_action(ticket, run, "", "resolve_form", form)
-
-
-@bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
-def reopen(ticket_id: int):
-    ticket = ticket_or_404(ticket_id)
-    form = ReopenForm()
-    if not form.validate_on_submit():
-        return invalid_form(ticket, "reopen_form", form)
-    return run_action(
+    row = resolutions.resolve_or_propose(
+        db.session,
+        current_user,
         ticket,
-        lambda: tickets.reopen(
-            db.session,
-            current_user,
-            ticket,
-            form.reason.data,
-            now=now(),
-            rules=rules(),
-            expected_version=form.expected_version(),
-        ),
-        _("Reopened."),
-        "reopen_form",
-        form,
+        proposal,
+        now=now(),
+        rules=rules(),
+        expected_version=form.expected_version(),
+    )
+    if row.status == "pending":
+        return _("Sent to a manager for approval. The customer sees nothing until it is approved.")
+    return _("Resolved. The customer can see the outcome.")
+
+
+@ticket_action("reopen", ReopenForm, "reopen_form", _l("Reopened."))
+def reopen(ticket: Ticket, form: ReopenForm) -> None:
+    tickets.reopen(
+        db.session,
+        current_user,
+        ticket,
+        form.reason.data,
+        now=now(),
+        rules=rules(),
+        expected_version=form.expected_version(),
     )
 
 
-@bp.route("/tickets/<int:ticket_id>/close", methods=["POST"])
-def close(ticket_id: int):
-    ticket = ticket_or_404(ticket_id)
-    form = CloseForm()
-    if not form.validate_on_submit():
-        return invalid_form(ticket, "close_form", form)
-    return run_action(
-        ticket,
-        lambda: tickets.close(
-            db.session, current_user, ticket, now=now(), expected_version=form.expected_version()
-        ),
-        _("Closed."),
-        "close_form",
-        form,
-    )
+@ticket_action("close", CloseForm, "close_form", _l("Closed."))
+def close(ticket: Ticket, form: CloseForm) -> None:
+    tickets.close(db.session, current_user, ticket, now=now(), expected_version=form.expected_version())
 
 
 # --- registering a complaint for a customer (R1) -------------------------------------------
 
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
-def register_complaint():
+def register_complaint() -> ResponseReturnValue:
     form = RegisterComplaintForm()
-    form.category.choices = [(c.id, c.name) for c in choices.active_categories(db.session)]
+    form.category.choices = category_choices()
     form.ensure_idempotency_key()
-    if request.method == "POST":
-        valid = form.validate()
-        files, file_errors = checked_uploads(request.files.getlist(form.attachments.name))
-        form.attachments.errors = list(form.attachments.errors) + file_errors
-        if valid and not file_errors:
-            filed = filing.file_ticket(
-                db.session,
-                form.to_intake(channel=form.channel.data, locale=str(get_locale())),
-                files,
-                now=now(),
-                rules=rules(),
-                registered_by=current_user,
-            )
-            session["registered"] = {"ticket_id": filed.ticket.id, "token": filed.tracking_token}
-            return redirect(url_for("staff.registered", ticket_id=filed.ticket.id), code=303)
-        return render_template("staff/register_complaint.html", form=form), 422
-    return render_template("staff/register_complaint.html", form=form)
+    if request.method != "POST":
+        return render_template("staff/register_complaint.html", form=form)
+
+    def done(filed: filing.Filed) -> ResponseReturnValue:
+        # The tracking link is shown once, on the next page: only its hash is stored (I1).
+        session["registered"] = {"ticket_id": filed.ticket.id, "token": filed.tracking_token}
+        return redirect(url_for("staff.registered", ticket_id=filed.ticket.id), code=303)
+
+    answers = Answers(
+        target="complaints:new",
+        done=done,
+        again=lambda status: (render_template("staff/register_complaint.html", form=form), status),
+    )
+    valid = form.validate()
+    files, file_errors = checked_uploads(request.files.getlist(form.attachments.name))
+    form.attachments.errors = list(form.attachments.errors) + file_errors
+    if not valid or file_errors:
+        return invalid_form(answers)
+    return run_service(
+        lambda: filing.file_ticket(
+            db.session,
+            form.to_intake(channel=form.channel.data, locale=str(get_locale())),
+            files,
+            now=now(),
+            rules=rules(),
+            registered_by=current_user,
+        ),
+        answers,
+    )
 
 
 @bp.route("/complaints/<int:ticket_id>/registered")
-def registered(ticket_id: int):
+def registered(ticket_id: int) -> ResponseReturnValue:
     """Show the customer's tracking link once, to read out or post to them."""
     ticket = ticket_or_404(ticket_id)
     shown = session.get("registered") or {}
