@@ -34,7 +34,7 @@ from portal.queries import admin as admin_queries
 from portal.queries import choices
 from portal.services import admin as admin_service
 from portal.services import settings as settings_service
-from portal.web.answers import Answers, beside, invalid_form, run_service
+from portal.web.answers import Answers, beside, invalid_form, run_service, submitted
 from portal.web.context import now
 from portal.web.forms import ActionForm
 
@@ -247,9 +247,8 @@ def add_service_target():
             ValueError: beside(form.resolve_working_days, _l("Must be at least 1 and at most the maximum.")),
         },
     )
-    if not form.validate_on_submit():
-        return invalid_form(answers)
-    return run_service(
+    return submitted(
+        form,
         lambda: admin_service.save_service_target(
             db.session,
             None,
@@ -284,9 +283,8 @@ def add_closure_day():
         again=lambda status: _settings_page(closure_form=form, status=status),
         invalid={admin_service.DuplicateName: beside(form.day, _l("That day is already closed."))},
     )
-    if not form.validate_on_submit():
-        return invalid_form(answers)
-    return run_service(
+    return submitted(
+        form,
         lambda: admin_service.add_closure_day(db.session, form.day.data, form.reason.data),
         answers,
         success=_l("Closure day added; clocks skip it from now on."),

@@ -16,7 +16,7 @@ from portal.extensions import db, limiter
 from portal.models import User
 from portal.queries.accounts import account_by_email
 from portal.services import accounts, audit
-from portal.web.answers import Answers, beside, invalid_form, run_service
+from portal.web.answers import Answers, beside, submitted
 from portal.web.context import client_ip, now
 from portal.web.navigation import safe_next
 
@@ -105,9 +105,8 @@ def change_password():
     )
     if request.method == "GET":
         return answers.again(200)
-    if not form.validate_on_submit():
-        return invalid_form(answers)
-    return run_service(
+    return submitted(
+        form,
         lambda: accounts.change_password(
             db.session,
             current_user._get_current_object(),

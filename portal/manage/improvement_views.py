@@ -14,14 +14,13 @@ from flask_wtf import FlaskForm
 from portal.domain.permissions import Role
 from portal.extensions import db
 from portal.manage import bp
-from portal.manage.answering import go_to, saying, submitted
 from portal.manage.forms import EffectReviewForm, ImprovementActionForm, LinkTicketForm
 from portal.models import ImprovementAction
 from portal.queries import choices
 from portal.queries import improvements as steering
 from portal.services import improvements
 from portal.web.access import deny, ticket_or_404
-from portal.web.answers import Answers, beside, run_service
+from portal.web.answers import Answers, beside, go_to, run_service, submitted
 from portal.web.context import now
 from portal.web.navigation import redirect_after_post
 
@@ -116,8 +115,8 @@ def _save(action: ImprovementAction | None, form: ImprovementActionForm, again: 
     )
     return submitted(
         form,
-        answers,
         lambda: improvements.save(db.session, current_user, action, form.to_input(), now=now()),
+        answers,
         success=_("Improvement action saved."),
     )
 
@@ -144,8 +143,8 @@ def link_improvement_ticket(action_id: int) -> ResponseReturnValue:
     )
     return submitted(
         form,
-        answers,
         lambda: improvements.link_ticket(db.session, current_user, action, form.reference.data),
+        answers,
         success=_("Complaint linked."),
     )
 
@@ -168,11 +167,11 @@ def review_improvement(action_id: int) -> ResponseReturnValue:
     return submitted(
         form,
         # R21: only a done action's effect is reviewed; earlier is a conflict with its status.
+        lambda: improvements.review_effect(db.session, current_user, action, **form.to_review(), now=now()),
         _on_action_page(
             action,
             shown={"review_form": form},
-            conflict=saying(_("Mark the action done before reviewing its effect.")),
+            conflict=_("Mark the action done before reviewing its effect."),
         ),
-        lambda: improvements.review_effect(db.session, current_user, action, **form.to_review(), now=now()),
         success=_("Review saved."),
     )

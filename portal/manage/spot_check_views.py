@@ -19,14 +19,13 @@ from portal.domain import reporting
 from portal.domain.permissions import Role
 from portal.extensions import db
 from portal.manage import bp
-from portal.manage.answering import back_or_again, go_to, saying, submitted
 from portal.manage.forms import ReviewerForm, SpotCheckDrawForm, SpotCheckReviewForm
 from portal.models import SpotCheck, SpotCheckItem, User
 from portal.queries import spot_checks as sample
 from portal.services import settings as settings_service
 from portal.services import spot_checks
 from portal.web.access import deny
-from portal.web.answers import Answers, beside
+from portal.web.answers import Answers, back_or_again, beside, go_to, submitted
 from portal.web.context import now, today
 from portal.web.navigation import redirect_after_post
 
@@ -73,10 +72,10 @@ def draw_spot_check() -> ResponseReturnValue:
     timezone = current_app.config["ORG_TIMEZONE"]
     return submitted(
         form,
-        answers,
         lambda: spot_checks.draw(
             db.session, current_user, form.quarter.data, **form.to_draw(), timezone=timezone, now=now()
         ),
+        answers,
         success=_drawn,
     )
 
@@ -163,7 +162,7 @@ def _on_check_page(item: SpotCheckItem, form: FlaskForm, **outcomes: Any) -> Ans
         done=go_to(page),
         again=back_or_again(page, lambda status: _render_check(item.spot_check, {item.id: form}, status)),
         # A second review, or an assignment after the review (two tabs): say so, show the page.
-        conflict=saying(_("This case has been re-checked already.")),
+        conflict=_("This case has been re-checked already."),
         **outcomes,
     )
 
@@ -179,10 +178,10 @@ def assign_spot_check_reviewer(item_id: int) -> ResponseReturnValue:
     by_id = {user.id: user for user in candidates}  # the only choices: a forged id fails the form (422)
     return submitted(
         form,
-        _on_check_page(item, form),
         lambda: spot_checks.assign_reviewer(
             db.session, current_user, item, by_id[form.reviewer.data], now=now()
         ),
+        _on_check_page(item, form),
         success=_("Reviewer assigned."),
     )
 
@@ -195,9 +194,9 @@ def record_spot_check_review(item_id: int) -> ResponseReturnValue:
     form = SpotCheckReviewForm(prefix=f"v{item.id}")
     return submitted(
         form,
+        lambda: spot_checks.record_review(db.session, current_user, item, **form.to_review(), now=now()),
         _on_check_page(
             item, form, invalid={ValueError: beside(form.findings, _("Write down what the re-check found."))}
         ),
-        lambda: spot_checks.record_review(db.session, current_user, item, **form.to_review(), now=now()),
         success=_("Re-check recorded."),
     )

@@ -10,14 +10,13 @@ from flask_login import current_user
 from portal.domain.permissions import Role
 from portal.extensions import db
 from portal.manage import bp
-from portal.manage.answering import back_or_again, go_to, saying, submitted
 from portal.manage.forms import ApprovalForm, RejectionForm
 from portal.models import ResolutionProposal
 from portal.queries import approvals as inbox
 from portal.queries import escalated
 from portal.services import resolutions
 from portal.web.access import deny
-from portal.web.answers import Answers, run_service
+from portal.web.answers import Answers, back_or_again, go_to, run_service, submitted
 from portal.web.context import now, rules
 
 
@@ -68,7 +67,7 @@ def _decision(proposal_id: int, form: RejectionForm | None = None) -> Answers:
         done=go_to(back),
         # Decided meanwhile (a double click, another manager: K3): the inbox as it now is, 409.
         again=back_or_again(back, lambda status: _render_approvals(form, proposal_id, status)),
-        conflict=saying(_("This proposal has already been decided.")),
+        conflict=_("This proposal has already been decided."),
     )
 
 
@@ -92,7 +91,7 @@ def reject(proposal_id: int) -> ResponseReturnValue:
     form = RejectionForm(prefix=f"p{proposal_id}")
     return submitted(
         form,
-        _decision(proposal_id, form),
         lambda: resolutions.reject(db.session, current_user, proposal, form.reason.data, now=now()),
+        _decision(proposal_id, form),
         success=_("Rejected. The owner has your reason."),
     )

@@ -21,7 +21,7 @@ from portal.services import aftercare
 from portal.staff import bp
 from portal.staff.forms import CallbackForm, RescheduleForm
 from portal.web.access import deny, ticket_or_404
-from portal.web.answers import Answers, beside, invalid_form, run_service
+from portal.web.answers import Answers, beside, submitted
 from portal.web.context import now
 from portal.web.navigation import redirect_after_post
 from portal.web.presentation import from_local
@@ -80,9 +80,8 @@ def record_callback(callback_id: int) -> ResponseReturnValue:
     callback = _callback_or_404(callback_id)
     form = CallbackForm(prefix=f"cb{callback_id}")
     answers = _callback_answers(callback_id, form)
-    if not form.validate_on_submit():
-        return invalid_form(answers)
-    return run_service(
+    return submitted(
+        form,
         lambda: aftercare.record_callback(
             db.session,
             current_user,
@@ -106,9 +105,8 @@ def reschedule_callback(callback_id: int) -> ResponseReturnValue:
         _callback_answers(callback_id, form),
         invalid={ValueError: beside(form.due_at, _l("Choose a time in the future."))},
     )
-    if not form.validate_on_submit():
-        return invalid_form(answers)
-    return run_service(
+    return submitted(
+        form,
         lambda: aftercare.reschedule_callback(
             db.session, current_user, callback, from_local(form.due_at.data), now=now()
         ),

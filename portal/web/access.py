@@ -12,7 +12,6 @@ from flask import abort, current_app, flash, g, request, session
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from portal.domain.errors import NotPermitted
 from portal.domain.permissions import Role, is_staff
 from portal.extensions import db, login_manager
 from portal.models import Ticket, User
@@ -96,11 +95,6 @@ def ticket_or_404(ticket_id: int) -> Ticket:
     if ticket is None:
         deny("access_denied", f"ticket:{ticket_id}")
     return ticket
-
-
-def refuse(error: NotPermitted, ticket: Ticket) -> NoReturn:
-    """A visible ticket, an action this user may not take: 403 with an audit row."""
-    deny("action_denied", f"ticket:{ticket.id}:{error}", status=403)
 
 
 AUDITED_BLUEPRINTS = frozenset({"auth", "staff", "manage", "admin"})

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from flask import flash
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 
 from portal.domain.errors import Conflict, IllegalTransition, NotPermitted
 from portal.extensions import db
 from portal.web.access import deny
+from portal.web.navigation import redirect_after_post
 
 T = TypeVar("T")
 
@@ -58,7 +61,7 @@ class Answers:
     done: Callable[[Any], ResponseReturnValue]
     again: Callable[[int], ResponseReturnValue]
     denied_action: str = "action_denied"
-    conflict: Explain | None = None  # default: CHANGED_FIRST / NOT_NOW as a warning
+    conflict: Explain | Any = None  # words or an Explain; default: CHANGED_FIRST / NOT_NOW
     # Service errors that mean "your input cannot be used": type → words or a field-setting callable.
     invalid: Mapping[type[Exception], Any] = field(default_factory=lambda: {ValueError: CHOICE_UNAVAILABLE})
 
@@ -134,3 +137,34 @@ def beside(form_field: Any, message: Any) -> Explain:
 def invalid_form(answers: Answers) -> ResponseReturnValue:
     """The form's own validation failed: the same 422 answer as an invalid service input."""
     return answers.again(422)
+
+
+def submitted(
+    form: FlaskForm, call: Callable[[], Any], answers: Answers, success: Any = None
+) -> ResponseReturnValue:
+    """A posted form: its own checks first (the form again, 422), then the one service call."""
+    if not form.validate_on_submit():
+        return invalid_form(answers)
+    return run_service(call, answers, success)
+
+
+# --- the shapes screens give their Answers ------------------------------------------------------
+
+
+def go_to(url: str) -> Callable[[Any], ResponseReturnValue]:
+    """`done`: post/redirect/get to `url`, whatever the service returned."""
+    return lambda _result: redirect_after_post(url)
+
+
+def back_or_again(
+    url: str, render: Callable[[int], ResponseReturnValue]
+) -> Callable[[int], ResponseReturnValue]:
+    """`again`: someone else got there first (409) — back to `url` as it now is, with the warning;
+    input to correct (422) — the form rendered again with what was typed."""
+
+    def again(status: int) -> ResponseReturnValue:
+        if status == HTTPStatus.CONFLICT:
+            return redirect_after_post(url), status
+        return render(status)
+
+    return again
