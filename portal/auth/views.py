@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,9 +15,9 @@ from portal.domain.permissions import Role
 from portal.extensions import db, limiter
 from portal.models import User
 from portal.queries.accounts import account_by_email
-from portal.services import accounts, audit
+from portal.services import accounts
+from portal.web.access import record
 from portal.web.answers import Answers, beside, submitted
-from portal.web.context import client_ip, now
 from portal.web.navigation import safe_next
 
 # Checked against when the email is unknown, so both answers take the same time (D2).
@@ -55,26 +55,10 @@ def login():
         if user is not None and password_ok and user.active:
             session.clear()  # a new session at sign-in (D6, ASVS 3.2.1)
             login_user(user)
-            audit.record(
-                db.session,
-                action="login",
-                outcome="ok",
-                now=now(),
-                actor_id=user.id,
-                request_id=g.request_id,
-                ip=client_ip(),
-            )
+            record("login", "ok", actor_id=user.id)
             return redirect(safe_next(request.args.get("next")) or home_for(user), code=303)
-        audit.record(
-            db.session,
-            action="login",
-            outcome="failed",
-            now=now(),
-            actor_id=user.id if user else None,
-            target="".join(ch for ch in email if ch.isprintable())[:200],
-            request_id=g.request_id,
-            ip=client_ip(),
-        )
+        printable = "".join(ch for ch in email if ch.isprintable())[:200]
+        record("login", "failed", target=printable, actor_id=user.id if user else None)
         form.password.errors.append(_("That email and password do not match an active account."))
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
 

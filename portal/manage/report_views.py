@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, current_app, g, render_template, request
+from flask import Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -23,9 +23,9 @@ from portal.manage import bp
 from portal.manage.forms import DashboardFilterForm
 from portal.manage.report_tables import BUILDERS, all_tables, to_csv
 from portal.queries import choices
-from portal.services import audit, improvements, reports
+from portal.services import improvements, reports
 from portal.services import settings as settings_service
-from portal.web.access import deny
+from portal.web.access import deny, record
 from portal.web.context import now, today
 
 
@@ -103,16 +103,7 @@ def dashboard_csv(table: str) -> ResponseReturnValue:
     _form, board, _problem = _board(with_warnings=False)
     if board is None:
         abort(422)
-    audit.record(
-        db.session,
-        action="report_exported",
-        outcome="ok",
-        now=now(),
-        actor_id=current_user.id,
-        target=f"dashboard:{table}:{board.scope.department_id or 'all'}",
-        request_id=g.get("request_id"),
-        ip=request.remote_addr,
-    )
+    record("report_exported", "ok", target=f"dashboard:{table}:{board.scope.department_id or 'all'}")
     name = f"{table}-{board.period.start.isoformat()}-{board.period.end.isoformat()}.csv"
     return Response(
         to_csv(BUILDERS[table](board)),

@@ -30,20 +30,26 @@ def load_user_from_session_id(session_id: str) -> User | None:
     return user
 
 
-def deny(action: str, target: str, status: int = 404) -> NoReturn:
-    """Log the refusal (ASVS 7.2.2) and answer 404 where existence itself must not leak."""
-    actor_id = current_user.id if current_user.is_authenticated else None
-    db.session.rollback()
+def record(action: str, outcome: str, *, target: str | None = None, actor_id: int | None = None) -> None:
+    """Write an audit row for this request: who (the signed-in user unless named), from where."""
+    if actor_id is None and current_user.is_authenticated:
+        actor_id = current_user.id
     audit.record(
         db.session,
         action=action,
-        outcome="denied",
+        outcome=outcome,
         now=now(),
         actor_id=actor_id,
         target=target,
         request_id=g.get("request_id"),
         ip=client_ip(),
     )
+
+
+def deny(action: str, target: str, status: int = 404) -> NoReturn:
+    """Log the refusal (ASVS 7.2.2) and answer 404 where existence itself must not leak."""
+    db.session.rollback()
+    record(action, "denied", target=target)
     abort(status)
 
 
