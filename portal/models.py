@@ -496,6 +496,13 @@ class AuditLog(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     row_hash: Mapped[str] = mapped_column(String(64), default="")
+    actor: Mapped[User | None] = relationship()
+
+    # The audit screen filters by person or by kind, newest first (keyset on id).
+    __table_args__ = (
+        Index("ix_audit_log_actor_id", "actor_id", "id"),
+        Index("ix_audit_log_action_id", "action", "id"),
+    )
 
 
 class AuditChain(db.Model):

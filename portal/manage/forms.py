@@ -140,3 +140,15 @@ class EffectReviewForm(FlaskForm):
 
     def to_review(self) -> EffectReview:
         return {"effective": self.effective.data == "yes", "review": self.review.data}
+
+
+class AuditFilterForm(FlaskForm):
+    """A GET form over the audit trail: reading it changes nothing, so it can be bookmarked."""
+
+    class Meta:
+        csrf = False
+
+    person = SelectField(_l("Person"), coerce=int, default=0, validators=[Optional()])
+    action = SelectField(_l("What"), default="", validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("Until"), validators=[Optional()])

@@ -186,6 +186,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     # fresh proposal by mgr_2 (four-eyes: mgr_1 is not the proposer); a rejection is posted empty.
     ("GET", "/manage/"): signed_in(LOGIN, 403, 403) | {"lead_a": 200, "mgr_1": 200},
     ("GET", "/manage/approvals"): signed_in(LOGIN, 403, 403) | {"mgr_1": 200},
+    # The audit trail (R20): managers only.
+    ("GET", "/manage/audit"): signed_in(LOGIN, 403, 403) | {"mgr_1": 200},
+    ("GET", "/manage/audit.csv"): signed_in(LOGIN, 403, 403) | {"mgr_1": 200},
     ("POST", "/manage/proposals/<int:proposal_id>/approve"): signed_in(401, 403, 403)
     | {"mgr_1": dict.fromkeys(TICKETS, 303)},
     ("POST", "/manage/proposals/<int:proposal_id>/reject"): signed_in(401, 403, 403)
