@@ -148,6 +148,9 @@ CSP = (
 
 def register_request_hooks(app: Flask) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from portal.web.request_log import install_redaction
+
+    install_redaction()  # request lines name /track/<redacted>, never the private link (I4, M4)
 
     @app.before_request
     def _assign_request_id() -> None:

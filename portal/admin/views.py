@@ -314,8 +314,8 @@ def outbox():
         rows=admin_queries.outbox(db.session, status),
         status=status,
         problems=admin_queries.outbox_problems(db.session),
-        # Administrators do not read complaint contents (R20): message bodies only in development.
-        show_bodies=current_app.config["PORTAL_ENV"] != "production",
+        # Delivery facts only, in every environment: administrators do not read complaint contents
+        # (R20), and a message's text may hold the customer's live private link (I4).
         action_form=ActionForm(),
     )
 

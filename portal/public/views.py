@@ -19,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from portal.domain import workflow
 from portal.domain.workflow import Status
@@ -35,29 +36,62 @@ from portal.public.forms import (
 from portal.queries import case as case_queries
 from portal.queries import choices, ticket_page
 from portal.services import aftercare, filing, tracking
+from portal.web import errors
 from portal.web.answers import Answers, invalid_form, run_service
 from portal.web.context import now, rules
 from portal.web.forms import phone_to_e164
 from portal.web.uploads import checked_uploads, download_response
 
+# The cases this browser follows: [ticket id, mark of the link that opened it] pairs, newest first.
 TRACKED_KEY = "tracked_tickets"
 MAX_TRACKED = 20
+# The categories last read for the complaint form, per app, shown again while the database is down.
+CATEGORY_MEMO = "portal.public.categories"
 
 
 def _limit(name: str) -> str:
     return current_app.config[name]
 
 
+def _tracked() -> dict[int, object]:
+    """Ticket id → the link mark this session holds for it.
+
+    Entries of any other shape (a bare id, from cookies issued before marks existed) are left out:
+    they cannot show which link opened them, so they open nothing (I5).
+    """
+    tracked: dict[int, object] = {}
+    for entry in session.get(TRACKED_KEY, []):
+        if isinstance(entry, list | tuple) and len(entry) == 2 and isinstance(entry[0], int):
+            tracked.setdefault(entry[0], entry[1])
+    return tracked
+
+
+def _keep_tracked(tracked: dict[int, object]) -> None:
+    session[TRACKED_KEY] = [[ticket_id, mark] for ticket_id, mark in tracked.items()][:MAX_TRACKED]
+
+
 def _remember_tracked(ticket: Ticket) -> None:
-    """The tracking link is exchanged for a session, so the token leaves the URL (I4)."""
-    tracked = [i for i in session.get(TRACKED_KEY, []) if i != ticket.id]
-    session[TRACKED_KEY] = [ticket.id, *tracked][:MAX_TRACKED]
+    """The tracking link is exchanged for a session, so the token leaves the URL (I4).
+
+    The session keeps the mark of the link that opened the case (never the token), so a new link
+    ends this session as it ends the old link (I5).
+    """
+    tracked: dict[int, object] = {ticket.id: tracking.link_fingerprint(ticket)}
+    tracked.update((i, mark) for i, mark in _tracked().items() if i != ticket.id)
+    _keep_tracked(tracked)
 
 
 def _tracked_ticket_or_404(reference: str) -> Ticket:
     ticket = case_queries.ticket_by_reference(db.session, reference)
-    if ticket is None or ticket.id not in session.get(TRACKED_KEY, []):
+    tracked = _tracked()
+    if ticket is None or ticket.id not in tracked:
         abort(404)  # the reference alone never opens a case; same answer either way (I7)
+    if not tracking.opened_by_current_link(ticket, tracked[ticket.id]):
+        # I5: the link that opened this session was replaced ("lost my link"): the session ends
+        # with it, and the answer is the same as for a case this browser never opened.
+        del tracked[ticket.id]
+        _keep_tracked(tracked)
+        abort(404)
     g.personal_page = True
     return ticket
 
@@ -72,7 +106,7 @@ def home():
 @limiter.limit(lambda: _limit("RATELIMIT_FILE_COMPLAINT"), methods=["POST"])
 def file_complaint():
     form = ComplaintForm()
-    form.category.choices = [(c.id, c.name) for c in choices.active_categories(db.session)]
+    form.category.choices = _category_choices()
     form.ensure_idempotency_key()
     if request.method == "POST":
         valid = form.validate()
@@ -131,6 +165,87 @@ def give_feedback():
             lambda: filing.file_ticket(db.session, intake, [], now=now(), rules=rules()), answers
         )
     return render_template("public/feedback.html", form=form)
+
+
+def _category_choices() -> list[tuple[int, str]]:
+    """The categories a customer may choose, remembered for the page a busy database answers with."""
+    offered = [(c.id, c.name) for c in choices.active_categories(db.session)]
+    current_app.extensions[CATEGORY_MEMO] = offered
+    return offered
+
+
+def _remembered_category_choices(chosen: object) -> list[tuple[int, str]]:
+    """The categories as last read, without the database; the customer's choice is never dropped.
+
+    Only the 503 page shows these: what is sent again is checked against the database's own list.
+    """
+    offered = list(current_app.extensions.get(CATEGORY_MEMO, []))
+    if isinstance(chosen, int) and chosen not in {value for value, _label in offered}:
+        offered.append((chosen, _("The category you chose")))
+    return offered
+
+
+# --- refusals that keep what was typed: a busy database (L1, L2) and the rate limit (J1) -----
+# As for an expired form (E4), the complaint and feedback forms come back with everything the
+# customer typed and a fresh token; the status and Retry-After stay those of the refusal.
+
+FILING_FORMS = ("public.file_complaint", "public.give_feedback")
+
+
+def _posted_filing_form(database_up: bool) -> str:
+    if request.endpoint == "public.file_complaint":
+        form = ComplaintForm()
+        form.category.choices = (
+            _category_choices() if database_up else _remembered_category_choices(form.category.data)
+        )
+        form.ensure_idempotency_key()  # kept as sent: sent again, it cannot file a second complaint
+        return render_template("public/file_complaint.html", form=form)
+    feedback = FeedbackForm()
+    feedback.ensure_idempotency_key()
+    return render_template("public/feedback.html", form=feedback)
+
+
+def _filing_form_posted() -> bool:
+    return request.method == "POST" and request.endpoint in FILING_FORMS
+
+
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+def _database_busy(error: DBAPIError) -> ResponseReturnValue:
+    if not _filing_form_posted():
+        return errors.database_error(error)
+
+    def page(seconds: int) -> str:
+        flash(
+            _(
+                "We could not save this because the service is busy. Everything you typed is still "
+                "here: please send it again in %(wait)s. It will not be recorded twice.",
+                wait=errors.wait_in_words(seconds),
+            ),
+            "warning",
+        )
+        return _posted_filing_form(database_up=False)
+
+    return errors.database_error(error, page)
+
+
+@bp.errorhandler(429)
+def _too_many(_error: Exception) -> ResponseReturnValue:
+    if not _filing_form_posted():
+        return errors.too_many_requests()
+
+    def page(seconds: int) -> str:
+        flash(
+            _(
+                "Too many forms were sent from your connection in a short time. Everything you typed "
+                "is still here: please send it again in %(wait)s.",
+                wait=errors.wait_in_words(seconds),
+            ),
+            "warning",
+        )
+        return _posted_filing_form(database_up=True)
+
+    return errors.too_many_requests(page)
 
 
 def _filing_answers(template: str, form: Any) -> Answers:
@@ -195,6 +310,7 @@ def filed(reference: str):
 @bp.route("/track/<token>")
 @limiter.limit(lambda: _limit("RATELIMIT_TRACKING"))
 def track(token: str):
+    g.personal_page = True  # the redirect names the case: no cache keeps it (Cache-Control, I4)
     ticket = tracking.find_by_token(db.session, token)
     if ticket is None:
         abort(404)

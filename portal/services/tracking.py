@@ -45,6 +45,26 @@ def issue_tracking_link(ticket: Ticket, secret: str) -> str:
     return token
 
 
+def link_fingerprint(ticket: Ticket) -> str | None:
+    """A short mark of the ticket's current link, for the session the link opens (I5).
+
+    A hash of the nonce, never the token: the session cookie is signed, not encrypted, and must not
+    carry anything that opens the case elsewhere. A new link (a new nonce) changes the mark, so
+    every session an earlier link opened stops matching. None while the ticket has no link.
+    """
+    if ticket.tracking_nonce is None:
+        return None
+    return hashlib.sha256(f"link:{ticket.tracking_nonce}".encode()).hexdigest()[:16]
+
+
+def opened_by_current_link(ticket: Ticket, fingerprint: object) -> bool:
+    """Whether a session's mark still names the ticket's link of today (I5: rotation ends it)."""
+    current = link_fingerprint(ticket)
+    if current is None or not isinstance(fingerprint, str) or not fingerprint.isascii():
+        return False  # compare_digest refuses non-ASCII text; such a mark was never ours anyway
+    return hmac.compare_digest(current, fingerprint)
+
+
 def find_by_token(session: Session, token: str) -> Ticket | None:
     """Look a case up by its tracking token; the reference alone never opens a case (I1)."""
     if not token or len(token) > 128:

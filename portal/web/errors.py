@@ -1,12 +1,21 @@
-"""Error pages: a clear message, an incident id, never a traceback (ASVS 7.4.1)."""
+"""Error pages: a clear message, an incident id, never a traceback (ASVS 7.4.1).
+
+A screen whose form would lose what was typed (the customer's complaint and feedback forms) answers
+a busy database (503) or a rate limit (429) with its own form instead of the plain page: it passes
+a `page` to `database_error` or `too_many_requests` and keeps the status and `Retry-After` these set.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, g, render_template
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -39,7 +48,52 @@ def render_error(code: int, message: Any = None) -> tuple[str, int]:
     )
 
 
-def database_unavailable() -> tuple[str, int, dict[str, str]]:
+# Seconds a customer is asked to wait after a busy database (L1, L2), and after a rate limit
+# whose window the limiter cannot tell (its storage unreachable, or a 429 raised by hand).
+BUSY_RETRY_AFTER = 5
+LIMIT_RETRY_AFTER = 60
+
+# Renders the screen's own page, told how many seconds the customer is asked to wait.
+Page = Callable[[int], str]
+
+
+def wait_in_words(seconds: int) -> str:
+    """When to try again, in words a person reads: 5 seconds, 2 minutes, 3 hours (rounded up)."""
+    if seconds < 90:
+        return str(ngettext("%(num)d second", "%(num)d seconds", seconds))
+    minutes = math.ceil(seconds / 60)
+    if minutes < 90:
+        return str(ngettext("%(num)d minute", "%(num)d minutes", minutes))
+    return str(ngettext("%(num)d hour", "%(num)d hours", math.ceil(minutes / 60)))
+
+
+def retry_after_seconds() -> int:
+    """When the limit that refused this request lets the next one through (J1)."""
+    from portal.extensions import limiter
+
+    try:
+        breached = limiter.current_limit
+        if breached is None or not breached.breached:
+            return LIMIT_RETRY_AFTER
+        return max(1, math.ceil(breached.reset_at - time.time()))
+    except Exception:  # the limiter's storage (Redis) went away: the refusal stands, the wait is a guess
+        return LIMIT_RETRY_AFTER
+
+
+def too_many_requests(page: Page | None = None) -> tuple[str, int, dict[str, str]]:
+    """429 with the Retry-After of the limit that was hit: the screen's `page`, or the plain one."""
+    seconds = retry_after_seconds()
+    body = page(seconds) if page is not None else render_error(429)[0]
+    return body, 429, {"Retry-After": str(seconds)}
+
+
+def database_error(error: DBAPIError, page: Page | None = None) -> tuple[str, int, dict[str, str]]:
+    """Log a busy or unreachable database with the request id, then answer 503 (L1, L2)."""
+    log.error("database_unavailable request=%s error=%s", g.get("request_id"), error.orig)
+    return database_unavailable(page)
+
+
+def database_unavailable(page: Page | None = None) -> tuple[str, int, dict[str, str]]:
     """503 with Retry-After, rendered without touching the database again (L2).
 
     The page must not load the signed-in user (a query) nor read a loaded one (expired by the
@@ -53,8 +107,9 @@ def database_unavailable() -> tuple[str, int, dict[str, str]]:
         db.session.rollback()
     except DBAPIError:  # the connection itself is gone; the pool replaces it on the next request
         db.session.invalidate()
-    body, code = render_error(503)
-    return body, code, {"Retry-After": "5"}
+    # The screen's own page is rendered only now, with the session rolled back and nobody signed in.
+    body = page(BUSY_RETRY_AFTER) if page is not None else render_error(503)[0]
+    return body, 503, {"Retry-After": str(BUSY_RETRY_AFTER)}
 
 
 def register(app: Flask) -> None:
@@ -69,10 +124,9 @@ def register(app: Flask) -> None:
     def _http(error: HTTPException) -> Any:
         if error.code is None or error.code < 400:
             return error
-        response = render_error(error.code)
         if error.code == 429:
-            return response[0], 429, {"Retry-After": "60"}
-        return response
+            return too_many_requests()
+        return render_error(error.code)
 
     @app.errorhandler(DataError)
     def _bad_value(error: DataError) -> Any:
@@ -86,8 +140,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def _database_unavailable(error: DBAPIError) -> Any:
-        log.error("database_unavailable request=%s error=%s", g.get("request_id"), error.orig)
-        return database_unavailable()
+        return database_error(error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:

@@ -359,7 +359,7 @@ def test_a_refusing_smtp_server_backs_off_gives_up_visibly_and_an_admin_retry_de
 
     admin = login_as("admin")
     dead_page = admin.get("/admin/outbox?status=dead").get_data(as_text=True)
-    assert f"/admin/outbox/{row_id}/retry" in dead_page and CUSTOMER_EMAIL in dead_page
+    assert f"/admin/outbox/{row_id}/retry" in dead_page and "w***@example.org" in dead_page  # masked (R20)
     assert f"/admin/outbox/{row_id}/retry" not in admin.get("/admin/outbox?status=sent").get_data(
         as_text=True
     )
