@@ -75,9 +75,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
-    from portal.web.access import load_user_from_session_id
+    from flask_login import user_logged_in
+
+    from portal.web.access import load_user_from_session_id, stamp_sign_in
 
     login_manager.user_loader(load_user_from_session_id)
+    # Every sign-in stamps its time in the session: the 12-hour limit is absolute (ASVS 3.3.2).
+    user_logged_in.connect(stamp_sign_in, app)
     audit.install_decision_hooks(db.session)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -101,9 +105,15 @@ def configure_sqlite(engine: Any, busy_timeout_ms: int = 5000) -> None:
     def _on_begin(connection: Any) -> None:
         # A deferred transaction that reads then writes fails at once with SQLITE_BUSY,
         # ignoring busy_timeout; writers therefore take the lock up front (security.md §3.2).
+        # A GET's transactions only read, except those opened as writers (`audit.WRITES`:
+        # the audit row of a refusal or an export), which wait their turn like any write.
         from flask import has_request_context
 
-        writes = not has_request_context() or request.method not in ("GET", "HEAD")
+        writes = (
+            bool(connection.get_execution_options().get(audit.WRITES))
+            or not has_request_context()
+            or request.method not in ("GET", "HEAD")
+        )
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 

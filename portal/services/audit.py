@@ -29,6 +29,9 @@ from portal.models import AuditChain, AuditLog, EventRedaction, TicketEvent
 log = logging.getLogger("portal.audit")
 
 CONTEXT_KEY = "audit_context"
+# Execution option naming a transaction that will write, whatever the request's method: on
+# SQLite the begin hook (portal/app.py `configure_sqlite`) then starts it with BEGIN IMMEDIATE.
+WRITES = "portal_writes"
 _CHANGED = "audit_changed"
 _WRITTEN = "audit_written"
 
@@ -117,7 +120,17 @@ def record(
     request_id: str | None = None,
     ip: str | None = None,
 ) -> None:
-    """Append one audit row and commit, so the record survives the refused request."""
+    """Append one audit row in a short write transaction of its own and commit it.
+
+    The row must survive the refused request, and a request that only read so far (a GET: a
+    refusal, an export) must not turn its read transaction into a write one: on SQLite that
+    upgrade fails at once with SQLITE_BUSY whenever another process is writing, whatever the
+    busy timeout (security.md 3.2). So whatever the session holds is committed first (what the
+    callers do: they have rolled back or only read), and the row's transaction is opened as a
+    writer (`WRITES`), which on SQLite waits its turn for the lock like any other write.
+    """
+    session.commit()  # nothing open: a no-op (a scoped session cannot be asked which it is)
+    session.connection(execution_options={WRITES: True})
     _append(
         session,
         action=action,

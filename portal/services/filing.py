@@ -1,7 +1,9 @@
 """What customers send: a new complaint or feedback (R1–R3, R5), and a later message on their case.
 
-Files are written before the row commits and removed again if the commit fails, so nothing a
-customer sent is ever half-stored; a resubmitted form answers with the complaint it created.
+Files are written under temporary names before the rows commit, removed again if the commit
+fails, and given their final names once it succeeded (`attachments.write_files` / `publish_files`),
+so nothing a customer sent is ever half-stored, and a process killed before the commit leaves no
+file that looks like an attachment; a resubmitted form answers with the complaint it created.
 """
 
 from __future__ import annotations
@@ -183,6 +185,7 @@ def file_ticket(
         session.rollback()
         attachment_store.remove_files(stored_names, rules.upload_dir)
         raise
+    attachment_store.publish_files(stored_names, rules.upload_dir)  # the rows exist: now the names
     return Filed(ticket=ticket, tracking_token=token, replayed=False)
 
 
@@ -233,3 +236,4 @@ def add_customer_message(
         session.rollback()
         attachment_store.remove_files(stored_names, rules.upload_dir)
         raise
+    attachment_store.publish_files(stored_names, rules.upload_dir)

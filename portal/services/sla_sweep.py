@@ -21,6 +21,7 @@ from portal.domain.ladder import EscalationCause, Tier
 from portal.domain.permissions import Role
 from portal.domain.workflow import OPEN_STATUS_VALUES, Status
 from portal.models import Callback, Escalation, Notification, Promise, Ticket, TicketEvent, User
+from portal.services import attachments
 from portal.services.settings import Rules
 
 
@@ -272,4 +273,7 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
     result.reminders = _remind(session, now, timedelta(hours=2))
     result.escalated_ticket_ids += [row[0] for row in ack_rows + resolve_rows if row[-1]]
     session.commit()
+    # Background housekeeping rides on the sweep (every path runs it: the CLI, the worker, RQ):
+    # files a killed request left in the upload folder (security.md L), after the clocks' commit.
+    attachments.remove_strays(session, rules.upload_dir, now=now)
     return result

@@ -6,9 +6,10 @@ object, through `visibility.visible_ticket()` — the SQL form of `permissions.c
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, g, request, session
+from flask import Response, abort, current_app, flash, g, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -17,7 +18,10 @@ from portal.extensions import db, login_manager
 from portal.models import Ticket, User
 from portal.queries.visibility import visible_ticket
 from portal.services import audit
-from portal.web.context import client_ip, now
+from portal.web import context
+from portal.web.context import client_ip
+from portal.web.htmx import is_htmx
+from portal.web.navigation import safe_next
 
 
 def load_user_from_session_id(session_id: str) -> User | None:
@@ -38,7 +42,7 @@ def record(action: str, outcome: str, *, target: str | None = None, actor_id: in
         db.session,
         action=action,
         outcome=outcome,
-        now=now(),
+        now=context.now(),
         actor_id=actor_id,
         target=target,
         request_id=g.get("request_id"),
@@ -53,24 +57,74 @@ def deny(action: str, target: str, status: int = 404) -> NoReturn:
     abort(status)
 
 
-def _idle_too_long() -> bool:
-    """ASVS 3.3.2: a staff session left idle for SESSION_IDLE_MINUTES is over."""
-    seen = session.get("last_seen")
-    current = int(now().timestamp())
-    limit = current_app.config["SESSION_IDLE_MINUTES"] * 60
-    if seen is not None and current - int(seen) > limit:
-        return True
-    session["last_seen"] = current
-    return False
+# A page marks the requests it makes by itself on a timer with this header (`hx-headers`): they
+# are not the person at the desk, so they must not keep a session alive (ASVS 3.3.2, D10).
+BACKGROUND_POLL_HEADER = "X-Background-Poll"
+# Endpoints that only ever answer such timers: background even when a template forgets the header.
+BACKGROUND_ENDPOINTS = frozenset({"staff.notification_count"})
+
+
+def is_background_poll() -> bool:
+    return request.headers.get(BACKGROUND_POLL_HEADER) == "1" or request.endpoint in BACKGROUND_ENDPOINTS
+
+
+def stamp_sign_in(_sender: Any, **_extra: Any) -> None:
+    """Flask-Login's `user_logged_in`: the session's absolute lifetime counts from this moment.
+
+    Every sign-in (the login form, the new session after a password change) goes through
+    `login_user()`, so none can forget the stamp; a session without one is over.
+    """
+    stamp = int(context.now().timestamp())
+    session["signed_in_at"] = stamp
+    session["last_seen"] = stamp
+
+
+def _session_over() -> str | None:
+    """ASVS 3.3.2: why this staff session has ended ("lifetime" or "idle"), else note the activity.
+
+    The lifetime (SESSION_LIFETIME_SECONDS) is absolute: counted from sign-in, whatever happened
+    since. Idle time (SESSION_IDLE_MINUTES) is counted from the person's last request; background
+    polls neither count as activity nor end a session early.
+    """
+    current = int(context.now().timestamp())
+    started = session.get("signed_in_at")
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    if started is None or current - int(started) > lifetime:
+        return "lifetime"
+    seen = session.get("last_seen", started)
+    if current - int(seen) > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+        return "idle"
+    if not is_background_poll():
+        session["last_seen"] = current
+    return None
+
+
+def _htmx_to_sign_in() -> Response:
+    """An htmx request without a session (a header poll, a filter): 401, which htmx does not swap,
+    and HX-Redirect, which takes the whole tab to the sign-in page — never a login form swapped
+    into the header, and no personal page left on an unattended screen."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    back = safe_next(current.path + (f"?{current.query}" if current.query else ""))
+    response = Response(_("Please sign in again."), status=401, mimetype="text/plain")
+    response.headers["HX-Redirect"] = url_for("auth.login", next=back) if back else url_for("auth.login")
+    return response
 
 
 def require_login_then(role_check: str) -> None:
-    """Blueprint guard: anonymous GETs go to the sign-in page, other methods get 401."""
-    if current_user.is_authenticated and _idle_too_long():
-        logout_user()
-        session.clear()
-        flash(_("You were signed out after a period of inactivity. Please sign in again."), "info")
+    """Blueprint guard: anonymous GETs go to the sign-in page, htmx requests are sent there as a
+    whole page, other methods get 401."""
+    if current_user.is_authenticated:
+        ended = _session_over()
+        if ended is not None:
+            logout_user()
+            session.clear()
+            if ended == "idle":
+                flash(_("You were signed out after a period of inactivity. Please sign in again."), "info")
+            else:
+                flash(_("Your session has reached its time limit. Please sign in again."), "info")
     if not current_user.is_authenticated:
+        if is_htmx():
+            abort(_htmx_to_sign_in())
         if request.method in ("GET", "HEAD"):
             abort(login_manager.unauthorized())
         abort(401)
@@ -122,5 +176,5 @@ def audit_decisions() -> None:
         request_id=g.get("request_id"),
         ip=client_ip(),
         actor_id=lambda: current_user.id if current_user.is_authenticated else None,
-        clock=now,
+        clock=context.now,
     )
