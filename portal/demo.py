@@ -19,6 +19,11 @@ ACCOUNTS = [
     ("Rui Chen", "responder@example.com", Role.RESPONDER, "Quality"),
     ("Min-jun Park", "responder2@example.com", Role.RESPONDER, "Customer Service"),
     ("Li Wei", "lead@example.com", Role.LEAD, "Quality"),
+    # R9: every department has a lead, so a case at the lead tier — escalated there, or transferred
+    # there at that tier — has someone to handle it (services/tickets.transfer).
+    ("Mei Lin", "lead.service@example.com", Role.LEAD, "Customer Service"),
+    ("Hao Zhang", "lead.aftersale@example.com", Role.LEAD, "After-sales"),
+    ("Seo-yeon Han", "lead.office@example.com", Role.LEAD, "Management Office"),
     ("Ji-woo Kim", "manager@example.com", Role.MANAGER, "Management Office"),
     ("Alex Admin", "admin@example.com", Role.ADMIN, "Management Office"),
 ]

@@ -26,6 +26,7 @@ class EscalationCause(StrEnum):
     SERIOUS = "serious"  # R9: serious matters are the manager's
     CUSTOMER_DISSATISFIED = "customer_dissatisfied"  # R16
     SENT_BACK = "sent_back"
+    NO_LEAD = "no_lead"  # R9: transferred at the lead tier to a department without a lead
 
 
 def next_tier(tier: int) -> Tier:
@@ -38,6 +39,19 @@ def next_tier(tier: int) -> Tier:
 def next_tier_capped(tier: int) -> Tier:
     """Automatic escalations stop at the top rung rather than fail."""
     return Tier(min(tier + 1, Tier.MANAGER))
+
+
+def tier_after_transfer(tier: int, *, receiving_department_has_lead: bool) -> Tier:
+    """R6, R9: the tier follows the work when it moves to another department.
+
+    The owner stays the owner (R6); the tier keeps its rung, now in the receiving department: a
+    case at the lead tier is the receiving department's lead's. A department with no lead to take
+    it has no lead tier, so the case goes one rung up, to the managers. The responder and manager
+    tiers do not depend on the department.
+    """
+    if tier == Tier.LEAD and not receiving_department_has_lead:
+        return Tier.MANAGER
+    return Tier(tier)
 
 
 def previous_tier(tier: int) -> Tier:

@@ -77,8 +77,9 @@ def summary_table(board: Dashboard) -> Table:
         headers=[_("Figure"), _("Value")],
         rows=rows,
         note=_(
-            "Acknowledgement and first response count complaints received in the period; resolution, "
-            "reopening and satisfaction count complaints resolved in it."
+            "Acknowledgement and first response count complaints received in the period; resolution "
+            "counts complaints resolved in it; reopening and satisfaction count the customers' answers "
+            "to an outcome given in it, whenever the complaint was resolved."
         ),
     )
 
@@ -259,7 +260,10 @@ def staff_table(board: Dashboard) -> Table:
         title=_("By staff member"),
         headers=_group_headers(_("Staff member"), False),
         rows=_group_rows(board.staff, False),
-        note=_("Cases each person owns (R6): open now, and resolved in the period."),
+        note=_(
+            "Cases each person owns (R6): open now, resolved in the period, and answered by the "
+            "customer in it."
+        ),
     )
 
 

@@ -42,6 +42,9 @@ def extend(
     ticket.extended_at = now
     ticket.extended_by_id = actor.id
     ticket.extension_reason = normalise_text(reason)
+    # R7, R9: the extended deadline is a new one, not yet judged — when it passes, even if it had
+    # passed before the extension was granted, the sweep escalates again (services/sla_sweep.py).
+    ticket.resolve_breached_at = None
     if ticket.acknowledged_at is not None:
         ticket.due_at = ticket.resolve_due_at
     ticket.updated_at = now

@@ -8,7 +8,7 @@ intake of its category or cause before and after to judge it by.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -27,6 +27,7 @@ from portal.models import (
     Ticket,
     User,
     improvement_action_ticket,
+    utcnow,
 )
 from portal.queries import visibility
 
@@ -54,10 +55,20 @@ class ActionInput:
 
 @dataclass(frozen=True)
 class Effect:
-    """Complaints of the action's category or cause in the 30 days before it and after it was done."""
+    """Complaints of the action's category or cause in the 30 days before it and after it was done.
+
+    R21: the effect is measured over the whole 30 days after the action was done, so `after` stays
+    None — not measured, never a 0 — until they have passed; `readable_from` says when that is.
+    """
 
     before: int
-    after: int | None  # None until the action is done
+    after: int | None  # None until the action is done and its 30 days after have passed
+    # When the 30 days after end; None until it is done. Not compared: effects are equal by counts.
+    readable_from: datetime | None = field(default=None, compare=False)
+
+    @property
+    def measured(self) -> bool:
+        return self.after is not None
 
 
 def _authorise(actor: ActorLike, department_id: int) -> None:
@@ -180,8 +191,13 @@ def linked_tickets(session: Session, actor: ActorLike, action: ImprovementAction
     )
 
 
-def effect(session: Session, action: ImprovementAction) -> Effect | None:
-    """Complaints received about the action's category (or with its cause) around it, by count."""
+def effect(session: Session, action: ImprovementAction, *, now: datetime | None = None) -> Effect | None:
+    """Complaints received about the action's category (or with its cause) around it, by count.
+
+    The count after is given only once the whole window after completion has passed (R21): a
+    window still running would show a partial count as if it were the effect. `now` defaults to
+    the wall clock.
+    """
     if action.category_id is not None:
         matches = Ticket.category_id == action.category_id
     elif action.root_cause_id is not None:
@@ -204,8 +220,12 @@ def effect(session: Session, action: ImprovementAction) -> Effect | None:
         )
 
     before = count(action.created_at - window, action.created_at)
-    after = count(action.completed_at, action.completed_at + window) if action.completed_at else None
-    return Effect(before=before, after=after)
+    if action.completed_at is None:
+        return Effect(before=before, after=None)
+    readable_from = action.completed_at + window
+    if (now if now is not None else utcnow()) < readable_from:
+        return Effect(before=before, after=None, readable_from=readable_from)
+    return Effect(before=before, after=count(action.completed_at, readable_from), readable_from=readable_from)
 
 
 def visible_actions(session: Session, actor: ActorLike, *, limit: int = 200) -> list[ImprovementAction]:

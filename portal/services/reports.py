@@ -8,9 +8,13 @@ Each figure has one definition, written beside the query that counts it:
   arrival; cases still inside their first H hours and not yet acknowledged are not counted yet;
 - *time to first response*: arrival → the first written answer (reply, promise or outcome);
 - *resolved*: complaints whose current resolution falls in the period, whatever their status now;
-  *within target* (R7): resolved by the deadline in force; *reopen rate* (R16): the share of those
-  that had been reopened before; *satisfaction* (R15): the customers' 1–5 answers to them;
-  *root causes* (R21): the cause recorded with each;
+  *within target* (R7): resolved by the deadline in force; *root causes* (R21): the cause recorded
+  with each;
+- *answered*: complaints whose customer answered the outcome in the period (R15), counted in the
+  period the answer was given — a "not resolved" reopens the case (R16), so it is no longer among
+  the resolved, but it is among the answers. *Satisfaction*: their 1–5 scores and how many said it
+  was resolved or not; *reopen rate* (R16): the share of them reopened at least once — by that
+  answer or before it (a case answered again counts its latest answer, and its reopening stays);
 - *open* and *overdue*: now, whatever the period;
 - *escalations* (R9): moves up the ladder made in the period;
 - *callbacks* (R17): follow-up calls due in the period and what they found;
@@ -74,10 +78,11 @@ class ReportScope:
 
 
 class _ResolutionShares:
-    """The shares every set of resolved cases reports: within target (R7), reopened (R16)."""
+    """The shares every line reports: resolved within target (R7); answered after being reopened (R16)."""
 
     resolved: int
     resolved_on_time: int
+    answered: int
     reopened: int
 
     @property
@@ -86,7 +91,7 @@ class _ResolutionShares:
 
     @property
     def reopen_share(self) -> float | None:
-        return reporting.share(self.reopened, self.resolved)
+        return reporting.share(self.reopened, self.answered)
 
 
 @dataclass
@@ -100,7 +105,8 @@ class GroupFigures(_ResolutionShares):
     overdue: int = 0
     resolved: int = 0
     resolved_on_time: int = 0
-    reopened: int = 0
+    answered: int = 0  # customers' answers to an outcome given in the period (R15)
+    reopened: int = 0  # of those, cases reopened at least once (R16)
     rated: int = 0
     rating_total: int = 0
     resolution: Percentiles = field(default_factory=Percentiles)
@@ -182,8 +188,10 @@ class Dashboard(_ResolutionShares):
     first_response: Percentiles = field(default_factory=Percentiles)
     resolved: int = 0
     resolved_on_time: int = 0
-    reopened: int = 0
     resolution: Percentiles = field(default_factory=Percentiles)
+    # The customers' answers given in the period (R15, R16): see `_answers`.
+    answered: int = 0
+    reopened: int = 0
     satisfaction: dict[int, int] = field(default_factory=dict)
     satisfied_yes: int = 0
     satisfied_no: int = 0
@@ -309,6 +317,8 @@ def dashboard(
     _snapshot(session, board, groups, scope, now)
     _intake(session, board, groups, scope, start, end, now=now, timezone=timezone, names=names)
     _resolutions(session, board, groups, scope, start, end, names=names)
+    _answers(session, board, groups, scope, start, end)
+    _name_groups(board, groups, names)
     _escalations(session, board, scope, start, end)
     _callbacks(session, board, scope, start, end, names=names)
     board.spot_checks = spot_check_figures(session, scope, period, timezone)
@@ -464,33 +474,23 @@ def _resolutions(
     *,
     names: _Names,
 ) -> None:
-    """Resolved in the period: on time, reopened, rated, by cause — per department and owner."""
+    """Resolved in the period: on time and by cause — per department and owner."""
     in_period = [Ticket.resolved_at >= start, Ticket.resolved_at < end, *scope.clauses()]
     rows: Sequence[Any] = session.execute(
         select(
             Ticket.department_id,
             Ticket.owner_id,
             Ticket.root_cause_id,
-            Ticket.satisfaction,
             func.count(),
             _count_if(Ticket.resolved_at <= Ticket.resolve_due_at),
-            _count_if(Ticket.reopen_count > 0),
-            _count_if(Ticket.customer_satisfied.is_(True)),
-            _count_if(Ticket.customer_satisfied.is_(False)),
         )
         .where(*in_period)
-        .group_by(Ticket.department_id, Ticket.owner_id, Ticket.root_cause_id, Ticket.satisfaction)
+        .group_by(Ticket.department_id, Ticket.owner_id, Ticket.root_cause_id)
     ).all()
     causes: dict[str | None, int] = defaultdict(int)
-    board.satisfaction = {score: 0 for score in range(1, 6)}
-    for department_id, owner_id, cause_id, score, count, on_time, reopened, yes, no in rows:
+    for department_id, owner_id, cause_id, count, on_time in rows:
         board.resolved += count
         board.resolved_on_time += on_time
-        board.reopened += reopened
-        board.satisfied_yes += yes
-        board.satisfied_no += no
-        if score is not None:
-            board.satisfaction[score] = board.satisfaction.get(score, 0) + count
         causes[names.root_causes.get(cause_id) if cause_id is not None else None] += count
         lines = [groups.department(department_id)]
         if owner_id is not None:
@@ -498,10 +498,6 @@ def _resolutions(
         for group in lines:
             group.resolved += count
             group.resolved_on_time += on_time
-            group.reopened += reopened
-            if score is not None:
-                group.rated += count
-                group.rating_total += score * count
     board.root_causes = sorted(causes.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))[
         :TOP_LIMIT
     ]
@@ -522,6 +518,53 @@ def _resolutions(
         groups.department(key).resolution = percentiles_from_histogram(histogram.items())
     for key, histogram in by_owner.items():
         groups.person(key).resolution = percentiles_from_histogram(histogram.items())
+
+
+def _answers(
+    session: Session, board: Dashboard, groups: _Groups, scope: ReportScope, start: datetime, end: datetime
+) -> None:
+    """R15, R16: the customers' answers to an outcome given in the period, in one grouped query.
+
+    Counted by when the customer answered, not by when the case was resolved: a "not resolved"
+    reopens the case (its resolution is undone), so the resolved cohort never holds it. Each case
+    keeps its latest answer (`customer_answered_at`, `customer_satisfied`, `satisfaction`); a case
+    whose customer said "no" and later "yes" still counts as reopened (`reopen_count`).
+    """
+    in_period = [Ticket.customer_answered_at >= start, Ticket.customer_answered_at < end, *scope.clauses()]
+    rows: Sequence[Any] = session.execute(
+        select(
+            Ticket.department_id,
+            Ticket.owner_id,
+            Ticket.satisfaction,
+            func.count(),
+            _count_if(Ticket.reopen_count > 0),
+            _count_if(Ticket.customer_satisfied.is_(True)),
+            _count_if(Ticket.customer_satisfied.is_(False)),
+        )
+        .where(*in_period)
+        .group_by(Ticket.department_id, Ticket.owner_id, Ticket.satisfaction)
+    ).all()
+    board.satisfaction = {score: 0 for score in range(1, 6)}
+    for department_id, owner_id, score, count, reopened, yes, no in rows:
+        board.answered += count
+        board.reopened += reopened
+        board.satisfied_yes += yes
+        board.satisfied_no += no
+        if score is not None:
+            board.satisfaction[score] = board.satisfaction.get(score, 0) + count
+        lines = [groups.department(department_id)]
+        if owner_id is not None:
+            lines.append(groups.person(owner_id))
+        for group in lines:
+            group.answered += count
+            group.reopened += reopened
+            if score is not None:
+                group.rated += count
+                group.rating_total += score * count
+
+
+def _name_groups(board: Dashboard, groups: _Groups, names: _Names) -> None:
+    """Name the departments and people the cohorts found, and list their lines."""
     for key, group in groups.departments.items():
         group.name = names.departments.get(key, "")
     users = names.users(groups.staff.keys())

@@ -5,6 +5,12 @@ row it escalates. Re-running finds nothing new (idempotent), and two sweeps runn
 both escalate a ticket: on PostgreSQL the second UPDATE re-checks its WHERE after the first commits;
 on SQLite writers are serialised by BEGIN IMMEDIATE. Only the rows that changed are read back, to
 write their escalation and timeline rows in bulk.
+
+A stamp answers for one deadline (R7, R9). A resolution deadline set after its clock's stamp — an
+extension (`clocks.extend` also clears the stamp), a clock resumed after it ran out — is a new
+deadline: its stamp is older than it, so when it passes the sweep escalates again (or, at the
+manager tier, records it and tells the managers) and stamps it. Once per deadline, however often
+the sweep runs.
 """
 
 from __future__ import annotations
@@ -210,11 +216,13 @@ def sweep(session: Session, *, now: datetime, rules: Rules) -> SweepResult:
     _record_escalations(session, ack_rows, EscalationCause.ACKNOWLEDGEMENT_BREACHED, now)
     result.acknowledgement_breached = len(ack_rows)
 
-    # R7: not resolved within the working-day target (a paused clock does not run out).
+    # R7: not resolved within the working-day target (a paused clock does not run out). A stamp
+    # older than the deadline in force was the breach of an earlier one (R7 extension, a resumed
+    # clock): the new deadline escalates again when it passes, once (the stamp then follows it).
     resolve_rows = _escalate_returning(
         session,
         (Ticket.status.in_(OPEN_STATUS_VALUES))
-        & Ticket.resolve_breached_at.is_(None)
+        & (Ticket.resolve_breached_at.is_(None) | (Ticket.resolve_breached_at < Ticket.resolve_due_at))
         & Ticket.paused_at.is_(None)
         & (Ticket.resolve_due_at < now),
         {"resolve_breached_at": now},

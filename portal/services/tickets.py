@@ -13,12 +13,14 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from portal.domain import permissions, sla
+from portal.domain import ladder, permissions, sla
 from portal.domain.errors import Conflict
+from portal.domain.ladder import EscalationCause, Tier
 from portal.domain.permissions import ActorLike, Role
 from portal.domain.text import normalise_text
 from portal.domain.workflow import Action
 from portal.models import Category, Department, Promise, Ticket
+from portal.services import ladder as ladder_service
 from portal.services import outbox
 from portal.services.events import authorise, check_version, record_event
 from portal.services.settings import Rules
@@ -184,7 +186,14 @@ def transfer(
     now: datetime,
     expected_version: int | None = None,
 ) -> None:
-    """Hand the work to another department; R6: ownership does not move with the work."""
+    """Hand the work to another department; R6: ownership does not move with the work.
+
+    R9: the tier follows the work (`ladder.tier_after_transfer`). At the lead tier the receiving
+    department's lead now handles the case and is told it is theirs ("escalated"); a department
+    without a lead (or whose only lead the complaint is about, R10) sends it up to the managers,
+    a move on the ladder recorded and told like any other. The department's responders hear of
+    the transfer; the responder and manager tiers stay as they are.
+    """
     authorise(actor, Action.TRANSFER, ticket)
     check_version(ticket, expected_version)
     department = session.get(Department, department_id)
@@ -205,9 +214,20 @@ def transfer(
         old=old,
         new=department.name,
     )
+    receiving_leads = ladder_service.handlers_for(session, ticket, Tier.LEAD)  # R10 left out
+    to_tier = ladder.tier_after_transfer(ticket.tier, receiving_department_has_lead=bool(receiving_leads))
+    told_of_transfer = [Role.RESPONDER]
+    if to_tier != ticket.tier:
+        ladder_service.move_to_tier(
+            session, ticket, to_tier, EscalationCause.NO_LEAD, now=now, actor=actor, reason=None
+        )
+    elif ticket.tier == Tier.LEAD:
+        outbox.notify_staff(session, receiving_leads, "escalated", ticket, now=now, exclude=[actor.id])
+    else:
+        told_of_transfer.append(Role.LEAD)
     outbox.notify_staff(
         session,
-        outbox.department_staff(session, department.id, (Role.RESPONDER, Role.LEAD)),
+        outbox.department_staff(session, department.id, tuple(told_of_transfer)),
         "transferred",
         ticket,
         now=now,

@@ -119,10 +119,16 @@ def ticket_context(ticket: Ticket, **forms: Any) -> dict[str, Any]:
     }
     context.update(forms)
     # The page offers only the other departments: a ticket is not transferred to where it is.
-    other_departments = [(i, name) for i, name in department_choices() if i != ticket.department_id]
+    departments = department_choices()
+    other_departments = [(i, name) for i, name in departments if i != ticket.department_id]
     context["category_form"].category.choices = category_choices()
     context["transfer_form"].department.choices = other_departments
-    context["noncooperation_form"].department.choices = other_departments
+    # R6: the owner reports another department for not cooperating — the one the work went to
+    # too, after a transfer: every department but the owner's own.
+    owners_department = ticket.owner.department_id if ticket.owner is not None else ticket.department_id
+    context["noncooperation_form"].department.choices = [
+        (i, name) for i, name in departments if i != owners_department
+    ]
     context["link_staff_form"].user.choices = staff_choices()
     context["extend_form"].working_days.choices = extension_choices()
     context["resolve_form"].root_cause.choices = root_cause_choices()

@@ -5,18 +5,29 @@ department (R20); a recused manager never sees cases about themselves in the dri
 The organisation's zone is Asia/Shanghai (UTC+8), so a case received at 20:00 UTC counts on the
 next local day. "Now" is 2026-12-01 10:00 local; the period is November 2026.
 
-  T1  A  web       received 11-02 01:00, ack +2 h, 1st answer +4 h, resolved +10 h (on time), rated 5,
-                    cause "defect"; callback reached and satisfied
+  T1  A  web       received 11-02 01:00, ack +2 h, 1st answer +4 h, resolved +10 h (on time), the
+                    customer said resolved, rated 5 (11-02 17:00), cause "defect"; callback reached
+                    and satisfied
   T2  A  phone     received 11-02 20:00 UTC = 11-03 local, ack +30 h (late), 1st +30 h, resolved
-                    +100 h (late), rated 2, "defect", reopened once; callback reached, not satisfied
-  T3  B  web       received 11-10 03:00, ack +1 h, 1st +1 h, resolved +20 h, rated 4, "training";
-                    callback not reached
+                    +100 h (late), "defect", reopened once; the customer said not resolved, rated 2
+                    (11-08 01:00); callback reached, not satisfied
+  T3  B  web       received 11-10 03:00, ack +1 h, 1st +1 h, resolved +20 h, rated 4 (11-11 09:00),
+                    "training"; callback not reached
   T4  A  web       received 11-20 03:00, ack +5 h, 1st +6 h, open and overdue, tier 2; repeat customer
   T5  B  web       received 10-25 (before the period), resolved 11-05 (+264 h, late)
   T6  A  web       received 11-30 17:00 UTC = 12-01 local (after the period), new; repeat customer
   T7  A  feedback  received 11-15: counted only when feedback is asked for
   T8  A  web       received 11-30 15:00, not yet acknowledged (inside its 24 h), about mgr_2; repeat
                     customer, a promised update due in 1 h
+  T9  B  web       received 08-20 (before any period here), resolved in October; on 11-04 the
+                    customer said "not resolved", rated 1 (R16: reopened, its resolution undone);
+                    resolved again 12-01 01:00 UTC (12-01 local, after the period), not yet answered
+  T10 B  web       received 08-24; the customer said "not resolved" on 10-27 (reopened); resolved
+                    again 10-29, and on 11-03 said resolved, rated 4; closed
+
+T9 and T10 are the issue's case (R15, R16): customers' answers count in the period they were given,
+though neither case's resolution falls in November. Answers in November: T1 yes 5, T2 no 2, T3 (no
+yes or no) 4, T9 no 1, T10 yes 4 — reopened at least once: T2, T9, T10.
 """
 
 from __future__ import annotations
@@ -82,6 +93,7 @@ def data(app: Flask, org: Org) -> dict[str, Any]:
             owner_id=users["resp_a1"].id,
             satisfaction=5,
             customer_satisfied=True,
+            customer_answered_at=t1_at + 16 * H,
             root_cause_id=defect.id,
         ),
         "T2": _ticket(
@@ -98,6 +110,7 @@ def data(app: Flask, org: Org) -> dict[str, Any]:
             owner_id=users["resp_a1"].id,
             satisfaction=2,
             customer_satisfied=False,
+            customer_answered_at=at(11, 8, 1),
             reopen_count=1,
             root_cause_id=defect.id,
         ),
@@ -113,6 +126,7 @@ def data(app: Flask, org: Org) -> dict[str, Any]:
             status="closed",
             owner_id=users["resp_b1"].id,
             satisfaction=4,
+            customer_answered_at=t3_at + 30 * H,
             root_cause_id=training.id,
         ),
         "T4": _ticket(
@@ -156,6 +170,40 @@ def data(app: Flask, org: Org) -> dict[str, Any]:
             customer_email="REPEAT@example.org",
             customer_name="Zhou Min",
             concerns_user_id=users["mgr_2"].id,
+        ),
+        "T9": _ticket(
+            org,
+            upload_dir,
+            "B",
+            at(8, 20, 3),
+            customer_email="song@example.org",
+            acknowledged_at=at(8, 20, 4),
+            first_response_at=at(8, 20, 4),
+            customer_answered_at=at(11, 4, 2),
+            customer_satisfied=False,
+            satisfaction=1,
+            reopen_count=1,
+            tier=2,
+            resolved_at=at(12, 1, 1),
+            status="resolved",
+            owner_id=users["resp_b1"].id,
+        ),
+        "T10": _ticket(
+            org,
+            upload_dir,
+            "B",
+            at(8, 24, 3),
+            customer_email="yoon@example.org",
+            acknowledged_at=at(8, 24, 4),
+            first_response_at=at(8, 24, 4),
+            resolved_at=at(10, 29, 3),
+            customer_answered_at=at(11, 3, 3),
+            customer_satisfied=True,
+            satisfaction=4,
+            reopen_count=1,
+            closed_at=at(11, 3, 3),
+            status="closed",
+            owner_id=users["resp_b1"].id,
         ),
     }
     for ticket in tickets.values():
@@ -241,11 +289,16 @@ def test_every_figure_for_the_whole_organisation_matches_the_hand_count(
     # First responses 1, 4, 6, 30 h: median = 2nd of 4, 90th percentile = 4th of 4 (nearest rank).
     assert board.first_response == reports.Percentiles(4, 4 * 3600, 30 * 3600)
     # Resolved in November: T1 (10 h), T2 (100 h), T3 (20 h), T5 (264 h); T1 and T3 within 72 h.
-    assert (board.resolved, board.resolved_on_time, board.reopened) == (4, 2, 1)
+    # (T9's resolution was undone by the customer's "no" and made again in December; T10's is October's.)
+    assert (board.resolved, board.resolved_on_time) == (4, 2)
     assert board.resolution == reports.Percentiles(4, 20 * 3600, 264 * 3600)
-    assert board.satisfaction == {1: 0, 2: 1, 3: 0, 4: 1, 5: 1}
-    assert board.average_rating == pytest.approx(11 / 3)
-    assert (board.satisfied_yes, board.satisfied_no) == (1, 1)
+    # R15, R16: answers given in November, whenever the case was resolved: T1, T2, T3, T9, T10.
+    # Reopened at least once: T2, T9 (by that answer), T10 (before it) — 3 of 5.
+    assert (board.answered, board.reopened) == (5, 3)
+    assert board.reopen_share == pytest.approx(3 / 5)
+    assert board.satisfaction == {1: 1, 2: 1, 3: 0, 4: 2, 5: 1}  # T9; T2; —; T3, T10; T1
+    assert board.average_rating == pytest.approx(16 / 5)  # (1 + 2 + 4 + 4 + 5) / 5
+    assert (board.satisfied_yes, board.satisfied_no) == (2, 2)  # T1, T10 yes; T2, T9 no; T3 neither
     assert board.root_causes == [("Manufacturing defect", 2), ("Staff training gap", 1), (None, 1)]
     # Local days: T2 arrived 20:00 UTC on 2 November, which is 3 November in Shanghai.
     series = dict(board.intake_series)
@@ -271,11 +324,15 @@ def test_department_and_staff_lines_match_the_hand_count(org: Org, data: dict[st
     assert quality.resolution.median_seconds == 10 * 3600  # of 10 h and 100 h, the 1st
     assert (office.received, office.open, office.resolved, office.resolved_on_time) == (1, 0, 2, 1)
     assert office.resolution.median_seconds == 20 * 3600
+    # Answered in November in B: T3 (4), T9 (no, 1), T10 (yes, 4); T9 and T10 had been reopened.
+    assert (office.answered, office.reopened, office.rated, office.rating_total) == (3, 2, 3, 9)
+    assert (quality.answered, quality.reopened) == (2, 1)  # T1; T2
     people = {g.name: g for g in board.staff}
     assert set(people) == {"Resp A1", "Resp A2", "Resp B1"}
     assert (people["Resp A1"].resolved, people["Resp A1"].reopened, people["Resp A1"].open) == (2, 1, 0)
     assert (people["Resp A2"].open, people["Resp A2"].overdue, people["Resp A2"].resolved) == (1, 1, 0)
     assert people["Resp B1"].resolution == reports.Percentiles(2, 20 * 3600, 264 * 3600)
+    assert (people["Resp B1"].answered, people["Resp B1"].reopened) == (3, 2)
 
 
 def test_callback_summary_counts_calls_due_in_the_period_by_theme(org: Org, data: dict[str, Any]) -> None:
@@ -407,14 +464,25 @@ def test_the_dashboard_page_shows_the_hand_counted_figures(
     assert summary["Time to first response, median"] == "4.0 h"
     assert summary["Time to resolution, 90th percentile"] == "264.0 h"
     assert summary["Resolved within the target"] == "50.0 %"
-    assert summary["Reopen rate"] == "25.0 %"
-    assert summary["Average satisfaction (1–5)"] == "3.67"
+    assert summary["Reopen rate"] == "60.0 %"  # 3 of the 5 answered in November had been reopened
+    assert summary["Average satisfaction (1–5)"] == "3.20"
+    assert summary["Customers who said it was resolved"] == "2 / 4"  # T1, T10 of T1, T2, T9, T10
     assert tables["categories"] == [
         ["Category", "Cases received"],
         ["Product quality", "4"],
         ["Staff attitude", "1"],
     ]
     assert ["Quality", "4", "3", "1", "2", "50.0 %", "10.0 h", "50.0 %", "3.50"] in tables["departments"]
+    assert ["Management office", "1", "0", "0", "2", "50.0 %", "20.0 h", "66.7 %", "3.00"] in tables[
+        "departments"
+    ]
+    assert tables["satisfaction"][1:] == [
+        ["1 of 5", "1"],
+        ["2 of 5", "1"],
+        ["3 of 5", "0"],
+        ["4 of 5", "2"],
+        ["5 of 5", "1"],
+    ]
     by_category = tables["intake_categories"]
     assert by_category[0] == ["Day", "Product quality", "Staff attitude", "All"]
     assert ["2026-11-03", "1", "0", "1"] in by_category  # T2, on its local day
@@ -579,3 +647,47 @@ def test_a_department_that_does_not_exist_is_a_filter_error(login_as: Any, data:
     response = login_as("mgr_1").get("/manage/dashboard?department=999999")
     assert response.status_code == 422
     assert "a date or a choice is not valid" in response.get_data(as_text=True)
+
+
+def test_a_customers_no_through_the_real_services_counts_in_the_period_it_was_given__r15_r16(
+    app: Flask, org: Org
+) -> None:
+    """The issue's symptom: customers answered "No, not resolved" and the dashboard still said 0.0 %
+    reopened and "said it was resolved 1/1". The "no" undoes the resolution (R16), so the case is
+    not among the resolved — but its answer counts, in the period it was given."""
+    from portal.services import aftercare, resolutions, tickets
+    from tests.factories import T0, rules_for_tests
+
+    rules = rules_for_tests(app.config["UPLOAD_FOLDER"])
+    responder = org.users["resp_a1"]
+    answers = {"no": False, "yes": True}
+    made = {}
+    for name, satisfied in answers.items():
+        ticket = make_ticket(db.session, org, app.config["UPLOAD_FOLDER"])
+        tickets.claim(db.session, responder, ticket, now=T0 + H, rules=rules)
+        resolutions.resolve_or_propose(
+            db.session,
+            responder,
+            ticket,
+            resolutions.ProposalInput(summary="Replaced.", customer_reply="We replaced the kettle."),
+            now=T0 + 2 * H,
+            rules=rules,
+        )
+        aftercare.customer_answer(
+            db.session,
+            ticket,
+            satisfied=satisfied,
+            satisfaction=5 if satisfied else 1,
+            comment=None,
+            now=T0 + 5 * H,
+            rules=rules,
+        )
+        made[name] = ticket
+    assert made["no"].resolved_at is None and made["no"].reopen_count == 1
+
+    board = board_for(org.users["mgr_1"])
+
+    assert board.resolved == 1  # the "yes" case only: the "no" undid its resolution
+    assert (board.answered, board.reopened, board.satisfied_yes, board.satisfied_no) == (2, 1, 1, 1)
+    assert board.reopen_share == pytest.approx(1 / 2)
+    assert board.satisfaction == {1: 1, 2: 0, 3: 0, 4: 0, 5: 1}
