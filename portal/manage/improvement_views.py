@@ -78,7 +78,7 @@ def _render_action(
         link_form=link_form or LinkTicketForm(formdata=None),
         review_form=review_form or EffectReviewForm(formdata=None),
         tickets=improvements.linked_tickets(db.session, current_user, action),
-        effect=improvements.effect(db.session, action),
+        effect=improvements.effect(db.session, action, now=now()),
     ), status
 
 

@@ -123,6 +123,7 @@ ESCALATION_CAUSES = {
     "serious": _l("marked serious"),
     "customer_dissatisfied": _l("the customer was not satisfied"),
     "sent_back": _l("sent back down"),
+    "no_lead": _l("transferred to a department without a lead"),
 }
 
 
