@@ -146,7 +146,9 @@ def register(app: Flask) -> None:
         from portal.notifications.dispatch import dispatch_due
 
         result = dispatch_due(db.session, utcnow())
-        click.echo(f"sent {result.sent}, failed {result.failed}, dead {result.dead}")
+        click.echo(
+            f"sent {result.sent}, failed {result.failed}, dead {result.dead}, dropped {result.dropped}"
+        )
 
     @app.cli.command("worker")
     @click.option("--dispatch-every", type=int, default=None, help="Seconds between outbox runs.")

@@ -85,7 +85,19 @@ class User(UserMixin, db.Model):
     # Bumped on password change or deactivation: every existing session stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two-step sign-in (TOTP, RFC 6238), sealed by services/two_factor.py with a key derived from
+    # SECRET_KEY: on once `totp_secret` is set. `totp_pending_secret` is the one being set up until
+    # a current code confirms it (never in the session cookie); `totp_last_step` is the last time
+    # step a code was accepted for, so no code is accepted twice (ASVS 2.8.4).
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     department: Mapped[Department] = relationship()
+
+    @property
+    def two_factor_on(self) -> bool:
+        return self.totp_secret is not None
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -100,6 +112,22 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return bool(self.active)
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for the authenticator app (ASVS 2.6.1, 2.6.2).
+
+    Shown once when two-step sign-in is turned on; only a SHA-256 of it with a random per-code salt
+    is kept. Using one stamps `used_at`, by a conditional UPDATE, so it opens one session only.
+    """
+
+    __tablename__ = "recovery_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Ticket(db.Model):
@@ -331,7 +359,9 @@ class Notification(db.Model):
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     to_address: Mapped[str | None] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(10), default="en")
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|dead
+    status: Mapped[str] = mapped_column(
+        String(10), default="pending"
+    )  # pending|sending|sent|failed|dead|dropped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -81,8 +81,8 @@ TRANSITIONS: Final[Mapping[tuple[Status, Action], Status]] = {
     # R6: the first responder to claim owns the case; claiming a new case also acknowledges it (R3).
     (_N, Action.CLAIM): _P,
     (_A, Action.CLAIM): _P,
-    # R10 outranks R6: when the owner turns out to be the person complained about, ownership is
-    # released and a colleague takes the case on where it stands.
+    # R10 outranks R6: when the owner turns out to be the person complained about, the work goes to
+    # their lead at once (services/recusal.py); a case left without an owner can be taken on again.
     (_P, Action.CLAIM): _P,
     # R3: a registration confirmation within 24 hours, by button or by the first public reply.
     (_N, Action.ACKNOWLEDGE): _A,

@@ -6,6 +6,11 @@ was interrupted mid-send (a killed worker): it may or may not have gone out, and
 customer's acknowledgement is worse than a duplicate, so it is sent again — at least once, with
 the same Message-ID, which lets a receiving server drop the copy. "dead" is only for messages the
 far side refused for good, or that failed every attempt.
+
+Who may read a message is decided again when it leaves, not only when it was queued (R10, R20):
+a staff member named as the person a complaint is about, moved away from its department or
+deactivated in between must not hear of the case. Such a row is "dropped" — never sent, never
+retried — with an audit row that names the message and the ticket, not the address.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from portal.models import Notification
+from portal.domain import permissions
+from portal.models import Notification, User
 from portal.notifications import render as renderer
 from portal.notifications.senders import (
     DeliveryError,
@@ -28,10 +34,13 @@ from portal.notifications.senders import (
     mail_sender_for,
     sms_sender_for,
 )
+from portal.services import audit
+from portal.services.outbox import DROPPED
 
 log = logging.getLogger("portal.notifications")
 STALE_CLAIM = timedelta(minutes=10)
 INTERRUPTED = "interrupted while sending; sent again with the same Message-ID"
+NOT_VISIBLE = "not sent: the recipient may no longer see this ticket (R10, R20)"
 
 
 @dataclass
@@ -40,6 +49,7 @@ class DispatchResult:
     failed: int = 0
     dead: int = 0
     resumed: int = 0  # interrupted sends picked up again
+    dropped: int = 0  # for a recipient who may no longer see the ticket (R10, R20)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -59,7 +69,7 @@ def _claim(session: Session, notification_id: int, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return claimed.rowcount == 1  # type: ignore[attr-defined]
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _resume_interrupted(session: Session, now: datetime) -> int:
@@ -74,6 +84,30 @@ def _resume_interrupted(session: Session, now: datetime) -> int:
     return resumed.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
+def recipient_may_not_see(session: Session, notification: Notification) -> bool:
+    """R10, R20: a staff recipient must still be allowed to see the ticket when the message leaves.
+
+    Customer messages (no recipient user) are about the customer's own case and are not asked.
+    """
+    if notification.recipient_user_id is None or notification.ticket is None:
+        return False
+    recipient = session.get(User, notification.recipient_user_id)
+    if recipient is None or not recipient.active:
+        return True  # nobody is left to read it; a deactivated account reads nothing
+    return not permissions.can_view(recipient, notification.ticket)
+
+
+def _drop(session: Session, notification: Notification, now: datetime) -> str:
+    """Never send it and never try again; the audit row names the message and the ticket only."""
+    notification.status = DROPPED
+    notification.last_error = NOT_VISIBLE
+    target = f"notification:{notification.id} ticket:{notification.ticket_id}"
+    # "ok": withholding it is what was decided (the audit screen reads it as "Notification withheld").
+    audit.record(session, action="notification_dropped", outcome="ok", now=now, target=target)
+    log.info("notification %s dropped: %s", notification.id, NOT_VISIBLE)
+    return DROPPED
+
+
 def send_one(
     session: Session,
     notification: Notification,
@@ -84,6 +118,9 @@ def send_one(
 ) -> str:
     """Send a claimed row and record the outcome; returns the new status."""
     try:
+        # Checked inside the try: if the check itself fails, nothing is sent and the row is retried.
+        if recipient_may_not_see(session, notification):
+            return _drop(session, notification, now)
         rendered = renderer.render(notification)
         notification.subject = rendered.subject[:250]
         notification.body_text = rendered.text
@@ -148,6 +185,8 @@ def dispatch_due(session: Session, now: datetime, *, limit: int = 200) -> Dispat
             result.sent += 1
         elif status == "dead":
             result.dead += 1
+        elif status == DROPPED:
+            result.dropped += 1
         else:
             result.failed += 1
     return result

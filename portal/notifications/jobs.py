@@ -34,7 +34,7 @@ def run_dispatch() -> str:
     with _app().app_context():
         result = dispatch_due(db.session, utcnow())
         db.session.remove()
-    return f"sent {result.sent}, failed {result.failed}, dead {result.dead}"
+    return f"sent {result.sent}, failed {result.failed}, dead {result.dead}, dropped {result.dropped}"
 
 
 def run_sweep() -> str:

@@ -19,7 +19,7 @@ from portal.models import Category, ClosureDay, Notification, RootCause, Service
 Row = TypeVar("Row")
 
 # The outbox tabs; any other value shows every message.
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "dead")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "dead", "dropped")
 OUTBOX_LIMIT = 200
 
 

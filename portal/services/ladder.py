@@ -15,7 +15,7 @@ from portal.domain.permissions import ActorLike, Role
 from portal.domain.text import normalise_text
 from portal.domain.workflow import Action
 from portal.models import CooperationReport, Department, Escalation, Ticket, User
-from portal.services import outbox
+from portal.services import outbox, recusal
 from portal.services.events import authorise, check_version, record_event
 
 
@@ -179,7 +179,9 @@ def link_staff(
 ) -> None:
     """R10: name the staff member the complaint is about; from now on they see nothing of it.
 
-    If they own it, ownership is released so someone else takes it on (R10 outranks R6).
+    The work they held on it — ownership, open callbacks and promises, a spot-check re-check, a
+    pending approval — moves on in the same transaction (`recusal.hand_over_work`: R10 outranks
+    R6), and whatever was queued to tell them of it is withdrawn.
     """
     authorise(actor, Action.LINK_STAFF, ticket)
     if user_id is not None and user_id == actor.id:
@@ -190,8 +192,7 @@ def link_staff(
     old = ticket.concerns_user.name if ticket.concerns_user else None
     ticket.concerns_user_id = user.id if user else None
     record_event(session, ticket, actor, now, "staff_linked", old=old, new=user.name if user else None)
-    if user is not None and ticket.owner_id == user.id:
-        ticket.owner_id = None
-        record_event(session, ticket, actor, now, "owner_recused", old=user.name)
+    if user is not None:
+        recusal.hand_over_work(session, actor, ticket, user, now=now)
     ticket.updated_at = now
     session.commit()

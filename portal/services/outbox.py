@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.permissions import Role
@@ -19,6 +19,10 @@ from portal.models import Notification, Ticket, TicketEvent, User
 CUSTOMER_EVENTS = ("filed", "reply", "resolved", "reopened", "link_resent")
 # Events staff hear of by email as well as in the portal.
 STAFF_EMAIL_EVENTS = ("escalated", "approval_waiting")
+# A staff message about a ticket its recipient may no longer see is never delivered (R10, R20):
+# withdrawn when the person is named, or dropped by the dispatcher when it finds out at send time.
+# A dropped row is final: not sent, not retried, not listed in anyone's inbox.
+DROPPED = "dropped"
 
 
 def customer_channel(ticket: Ticket) -> tuple[str, str] | None:
@@ -116,3 +120,28 @@ def department_staff(session: Session, department_id: int, roles: tuple[Role, ..
 
 def managers(session: Session) -> list[User]:
     return list(session.scalars(select(User).where(User.active.is_(True), User.role == Role.MANAGER.value)))
+
+
+def withdraw(session: Session, ticket: Ticket, user_id: int, *, reason: str) -> int:
+    """R10: take back what was queued for, or shown to, this person about this ticket.
+
+    In the caller's transaction (the naming): mail not yet sent is never sent, and in-app notices
+    leave the inbox for good — even if the naming is undone later, a notice written about a case
+    they were barred from is not shown again. Returns how many rows were withdrawn.
+    """
+    result = session.execute(
+        update(Notification)
+        .where(
+            Notification.ticket_id == ticket.id,
+            Notification.recipient_user_id == user_id,
+            or_(
+                Notification.channel == "in_app",
+                # "sending" is already out of our hands; the dispatcher checks again before sending.
+                Notification.status.in_(("pending", "failed", "dead")),
+            ),
+            Notification.status != DROPPED,
+        )
+        .values(status=DROPPED, last_error=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

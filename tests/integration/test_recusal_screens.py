@@ -191,7 +191,7 @@ def test_naming_yourself_is_refused_with_422_and_changes_nothing__r10(
 # --- when the person named owned the ticket (G4) -----------------------------------------------
 
 
-def test_naming_the_owner_releases_ownership_and_hides_their_callback__r10_g4_r17(
+def test_naming_the_owner_hands_the_case_and_their_callback_to_their_lead__r10_g4_r17(
     app: Flask, org: Org, login_as: Any
 ) -> None:
     ticket = new_ticket(app, org, owner="staff_s", status="in_progress")
@@ -210,10 +210,12 @@ def test_naming_the_owner_releases_ownership_and_hides_their_callback__r10_g4_r1
 
     assert name_subject(login_as("lead_a"), ticket.id, staff_s_id).status_code == 303
 
-    released = fresh(ticket.id)
-    assert released.owner_id is None
-    assert released.concerns_user_id == staff_s_id
-    assert event_kinds(ticket.id)[-2:] == ["staff_linked", "owner_recused"]
+    handed_over = fresh(ticket.id)
+    assert handed_over.owner_id == org.users["lead_a"].id  # issue 12.3: work never left with nobody
+    assert handed_over.concerns_user_id == staff_s_id
+    assert event_kinds(ticket.id)[-3:] == ["staff_linked", "owner_recused", "callback_handed_over"]
+    db.session.expire_all()
+    assert db.session.get(Callback, callback.id).owner_id == org.users["lead_a"].id  # type: ignore[union-attr]
     callbacks_page = page(staff_s, "/staff/callbacks")
     assert f'id="callback-{callback.id}"' not in callbacks_page
     assert ticket.reference not in callbacks_page and CUSTOMER not in callbacks_page
@@ -225,18 +227,18 @@ def test_naming_the_owner_releases_ownership_and_hides_their_callback__r10_g4_r1
     assert db.session.get(Callback, callback.id).completed_at is None  # type: ignore[union-attr]
 
 
-def test_a_case_whose_owner_was_recused_can_be_taken_on_by_a_colleague__g4_r6(
+def test_a_case_whose_owner_was_recused_is_held_by_their_lead_and_no_one_else_can_claim_it__g4_r6(
     app: Flask, org: Org, login_as: Any
 ) -> None:
-    """Ownership "must go to someone else" (G4): the released case can be claimed again."""
+    """Ownership "must go to someone else" (G4): the lead holds it at once, so it is never unowned."""
     ticket = new_ticket(app, org, owner="staff_s", status="in_progress")
     assert name_subject(login_as("lead_a"), ticket.id, org.users["staff_s"].id).status_code == 303
-    assert fresh(ticket.id).owner_id is None
+    assert fresh(ticket.id).owner_id == org.users["lead_a"].id
 
     claimed = post(login_as("resp_a1"), f"/staff/tickets/{ticket.id}/claim", {})
 
-    assert claimed.status_code == 303
-    assert fresh(ticket.id).owner_id == org.users["resp_a1"].id
+    assert claimed.status_code == 409
+    assert fresh(ticket.id).owner_id == org.users["lead_a"].id
 
 
 # --- naming a manager (G1, G2, G6) -------------------------------------------------------------
