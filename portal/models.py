@@ -359,9 +359,8 @@ class Notification(db.Model):
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     to_address: Mapped[str | None] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(10), default="en")
-    status: Mapped[str] = mapped_column(
-        String(10), default="pending"
-    )  # pending|sending|sent|failed|dead|dropped
+    # pending | sending | sent | failed | dead | dropped (withheld: recipient may not see it, R10)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
