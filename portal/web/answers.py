@@ -28,6 +28,7 @@ from flask import flash
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.domain.errors import Conflict, IllegalTransition, NotPermitted
 from portal.extensions import db
@@ -90,7 +91,9 @@ def run_service(
         result = call()
     except NotPermitted as error:
         deny(answers.denied_action, f"{answers.target}:{error}", status=403)
-    except (Conflict, IllegalTransition) as error:
+    except (Conflict, IllegalTransition, StaleDataError) as error:
+        # StaleDataError: another request changed the same row between our read and our write
+        # (the version column); on PostgreSQL two writers can race there (security.md 3.3).
         db.session.rollback()
         _say(answers.conflict or _conflict_words, error)
         return answers.again(409)

@@ -145,4 +145,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
         log.exception("unhandled request=%s", g.get("request_id"))
+        from portal.extensions import db
+
+        # The failed transaction must end before the page reads the signed-in user again.
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            db.session.invalidate()
         return render_error(500)
