@@ -118,6 +118,14 @@ class Config:
     PERMANENT_SESSION_LIFETIME = _int("SESSION_LIFETIME_SECONDS", 12 * 3600)
     SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 30)  # ASVS 3.3.2
 
+    # Two-step sign-in (ASVS 4.3.1): the roles (comma-separated) that must use it. Unset, it is
+    # "admin" when the app runs with PORTAL_ENV=production and nobody otherwise; it is decided when
+    # asked (services.two_factor.required_roles), so an app created as production gets it too.
+    # Set it to an empty value to require nobody.
+    TWO_FACTOR_REQUIRED_ROLES = os.environ.get("TWO_FACTOR_REQUIRED_ROLES")
+    # How long the code may take after a correct password before the password is asked again.
+    TWO_FACTOR_PENDING_SECONDS = _int("TWO_FACTOR_PENDING_SECONDS", 300)
+
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
     LANGUAGES = ("en", "zh", "ko")

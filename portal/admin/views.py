@@ -34,7 +34,8 @@ from portal.queries import admin as admin_queries
 from portal.queries import choices
 from portal.services import admin as admin_service
 from portal.services import settings as settings_service
-from portal.web.answers import Answers, beside, invalid_form, run_service, submitted
+from portal.services import two_factor
+from portal.web.answers import Answers, beside, go_to, invalid_form, run_service, submitted
 from portal.web.context import now
 from portal.web.forms import ActionForm
 
@@ -148,6 +149,33 @@ ROOT_CAUSES: CrudScreen[RootCause, RootCauseForm] = CrudScreen(
 
 for _screen in (USERS, DEPARTMENTS, CATEGORIES, ROOT_CAUSES):
     crud.register(bp, _screen)
+
+
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["GET", "POST"])
+def reset_two_factor(user_id: int):
+    """Clear another person's two-step sign-in (a lost phone, no recovery codes left): the page is
+    the confirmation, the POST does it. They are signed out everywhere and set it up again at their
+    next sign-in. Never one's own (403 and an audit row): that is turned off with a current code."""
+    user = admin_queries.row_by_id(db.session, User, user_id)
+    if user is None:
+        abort(404)
+    form = ActionForm()
+    answers = Answers(
+        target=f"user:{user_id}",
+        done=go_to(url_for("admin.users")),
+        again=lambda status: (render_template("admin/reset_two_factor.html", user=user, form=form), status),
+        invalid={two_factor.NothingToReset: _l("This account has no two-step sign-in to reset.")},
+    )
+    if request.method == "GET":
+        return answers.again(200)
+    return submitted(
+        form,
+        lambda: two_factor.reset(db.session, current_user._get_current_object(), user),
+        answers,
+        success=lambda _result: _(
+            "Two-step sign-in of %(name)s was reset; they have been signed out everywhere.", name=user.name
+        ),
+    )
 
 
 # --- service settings: thresholds, calendar, targets, closures -----------------------------

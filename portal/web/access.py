@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from flask import Response, abort, current_app, flash, g, request, session, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -17,7 +17,7 @@ from portal.domain.permissions import Role, is_staff
 from portal.extensions import db, login_manager
 from portal.models import Ticket, User
 from portal.queries.visibility import visible_ticket
-from portal.services import audit
+from portal.services import audit, two_factor
 from portal.web import context
 from portal.web.context import client_ip
 from portal.web.htmx import is_htmx
@@ -68,15 +68,52 @@ def is_background_poll() -> bool:
     return request.headers.get(BACKGROUND_POLL_HEADER) == "1" or request.endpoint in BACKGROUND_ENDPOINTS
 
 
+# The session key saying this session passed the second step of signing in, and the `g` flag a
+# view sets just before `login_user()` when it has checked the code (portal/auth/views.py).
+SECOND_STEP = "second_step"
+SECOND_STEP_PASSED = "second_step_passed"
+
+
 def stamp_sign_in(_sender: Any, **_extra: Any) -> None:
     """Flask-Login's `user_logged_in`: the session's absolute lifetime counts from this moment.
 
     Every sign-in (the login form, the new session after a password change) goes through
-    `login_user()`, so none can forget the stamp; a session without one is over.
+    `login_user()`, so none can forget the stamp; a session without one is over. The stamp also
+    says whether the sign-in passed the second step (ASVS 4.3.1): for an account with two-step
+    sign-in on, a session without that mark is not signed in (`skipped_second_step`).
     """
     stamp = int(context.now().timestamp())
     session["signed_in_at"] = stamp
     session["last_seen"] = stamp
+    if g.pop(SECOND_STEP_PASSED, False):
+        session[SECOND_STEP] = True
+
+
+def skipped_second_step() -> bool:
+    """The signed-in account has two-step sign-in on, but this session never gave a code."""
+    return bool(current_user.is_authenticated and current_user.two_factor_on and not session.get(SECOND_STEP))
+
+
+def must_enrol(user: User) -> bool:
+    """The account's role must use two-step sign-in (TWO_FACTOR_REQUIRED_ROLES) and it is not on."""
+    roles = two_factor.required_roles(
+        current_app.config["PORTAL_ENV"], current_app.config.get("TWO_FACTOR_REQUIRED_ROLES")
+    )
+    return two_factor.must_enrol(user, roles)
+
+
+def _to_enrolment() -> NoReturn:
+    """An account that must set up two-step sign-in does nothing else first: pages go to the
+    set-up, htmx requests take the whole tab there, other methods are refused (and audited)."""
+    url = url_for("auth.two_factor")
+    if is_htmx():
+        response = Response(_("Set up two-step sign-in first."), status=403, mimetype="text/plain")
+        response.headers["HX-Redirect"] = url
+        abort(response)
+    if request.method in ("GET", "HEAD"):
+        flash(_("Your role needs two-step sign-in. Set it up to continue."), "warning")
+        abort(redirect(url))
+    deny("access_denied", f"two_factor_required:{request.path}"[:200], status=403)
 
 
 def _session_over() -> str | None:
@@ -112,15 +149,18 @@ def _htmx_to_sign_in() -> Response:
 
 def require_login_then(role_check: str) -> None:
     """Blueprint guard: anonymous GETs go to the sign-in page, htmx requests are sent there as a
-    whole page, other methods get 401."""
+    whole page, other methods get 401. A session that skipped a second step it owed counts as
+    anonymous; an account that must use two-step sign-in and has not set it up goes there first."""
     if current_user.is_authenticated:
         ended = _session_over()
+        if ended is None and skipped_second_step():
+            ended = "second_step"  # signed in by a path that never asked for the code: not signed in
         if ended is not None:
             logout_user()
             session.clear()
             if ended == "idle":
                 flash(_("You were signed out after a period of inactivity. Please sign in again."), "info")
-            else:
+            elif ended == "lifetime":
                 flash(_("Your session has reached its time limit. Please sign in again."), "info")
     if not current_user.is_authenticated:
         if is_htmx():
@@ -128,6 +168,8 @@ def require_login_then(role_check: str) -> None:
         if request.method in ("GET", "HEAD"):
             abort(login_manager.unauthorized())
         abort(401)
+    if must_enrol(current_user):
+        _to_enrolment()
     allowed = {
         "staff": is_staff(current_user),
         "admin": current_user.role == Role.ADMIN,

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -50,6 +51,7 @@ from portal.models import (
 )
 from portal.services import audit as audit_service
 from portal.services import clocks, improvements, ladder, resolutions, spot_checks, tickets
+from portal.services import two_factor as two_step
 from portal.services.settings import Rules, load_rules
 from tests.conftest import fresh_token
 from tests.factories import PASSWORD, Org, make_ticket
@@ -906,6 +908,84 @@ def change_password(ctx: Ctx) -> Step:
     return Step("/auth/password", data, check, "/auth/password")
 
 
+# --- auth: two-step sign-in (ASVS 4.3.1) -------------------------------------------------------
+
+
+def sealing_key(ctx: Ctx) -> two_step.SealingKey:
+    return two_step.sealing_key(ctx.app.config["SECRET_KEY"])
+
+
+def setting_up(ctx: Ctx, persona: str) -> str:
+    """`persona` has started setting up two-step sign-in (still off); the secret being set up."""
+    user = ctx.user(persona)
+    two_step.start(db.session, user, PASSWORD, key=sealing_key(ctx))
+    secret = two_step.pending_secret(user, sealing_key(ctx))
+    assert secret is not None
+    return secret
+
+
+def enrolled(ctx: Ctx, persona: str) -> str:
+    """`persona` has two-step sign-in on, confirmed with the code of the step before now."""
+    secret = setting_up(ctx, persona)
+    earlier = utcnow() - timedelta(seconds=30)
+    two_step.confirm(
+        db.session, ctx.user(persona), pyotp.TOTP(secret).at(earlier), now=utcnow(), key=sealing_key(ctx)
+    )
+    return secret
+
+
+def start_two_factor(ctx: Ctx) -> Step:
+    user_id = ctx.user("resp_a1").id
+
+    def check(_client: FlaskClient) -> None:
+        assert fresh(User, user_id).totp_pending_secret is not None
+
+    return Step("/auth/two-factor/start", {"password": PASSWORD}, check, f"user:{user_id}")
+
+
+def confirm_two_factor(ctx: Ctx) -> Step:
+    user_id = ctx.user("resp_a1").id
+    secret = setting_up(ctx, "resp_a1")
+
+    def check(_client: FlaskClient) -> None:
+        assert fresh(User, user_id).two_factor_on
+
+    return Step("/auth/two-factor/confirm", {"code": pyotp.TOTP(secret).now()}, check, f"user:{user_id}")
+
+
+def stop_setting_up_two_factor(ctx: Ctx) -> Step:
+    """The same route turns two-step sign-in off (a signed-in session of an account with it on
+    is the feature tests' business: `login_as` stops at the code) or stops a set-up."""
+    user_id = ctx.user("resp_a1").id
+    setting_up(ctx, "resp_a1")
+
+    def check(_client: FlaskClient) -> None:
+        assert fresh(User, user_id).totp_pending_secret is None
+
+    return Step("/auth/two-factor/disable", {}, check, f"user:{user_id}")
+
+
+def second_step(ctx: Ctx) -> Step:
+    """`login_as` gives the password; this request gives the code and signs in."""
+    user_id = ctx.user("mgr_1").id
+    secret = enrolled(ctx, "mgr_1")
+
+    def check(client: FlaskClient) -> None:
+        assert client.get("/staff/queue").status_code == 200
+
+    return Step("/auth/two-factor/verify", {"code": pyotp.TOTP(secret).now()}, check, f"user:{user_id}")
+
+
+def reset_two_factor(ctx: Ctx) -> Step:
+    user_id = ctx.user("mgr_1").id
+    enrolled(ctx, "mgr_1")
+
+    def check(_client: FlaskClient) -> None:
+        assert not fresh(User, user_id).two_factor_on
+
+    return Step(f"/admin/users/{user_id}/two-factor/reset", {}, check, f"user:{user_id}")
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 SCENARIOS: dict[tuple[str, str], Scenario] = {
@@ -913,6 +993,10 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("POST", "/auth/login"): Scenario(None, login, action="login", actor="resp_a1"),
     ("POST", "/auth/logout"): Scenario("resp_a1", logout),
     ("POST", "/auth/password"): Scenario("resp_a1", change_password),
+    ("POST", "/auth/two-factor/start"): Scenario("resp_a1", start_two_factor),
+    ("POST", "/auth/two-factor/confirm"): Scenario("resp_a1", confirm_two_factor),
+    ("POST", "/auth/two-factor/disable"): Scenario("resp_a1", stop_setting_up_two_factor),
+    ("POST", "/auth/two-factor/verify"): Scenario("mgr_1", second_step, action="login_2fa"),
     # staff: ticket actions
     ("POST", f"{T}/claim"): Scenario("resp_a1", claim),
     ("POST", f"{T}/acknowledge"): Scenario("resp_a1", acknowledge),
@@ -957,6 +1041,7 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     # admin
     ("POST", "/admin/users/new"): Scenario("admin", new_user),
     ("POST", "/admin/users/<int:user_id>"): Scenario("admin", edit_user),
+    ("POST", "/admin/users/<int:user_id>/two-factor/reset"): Scenario("admin", reset_two_factor),
     ("POST", "/admin/departments/new"): Scenario("admin", new_department),
     ("POST", "/admin/departments/<int:department_id>"): Scenario("admin", edit_department),
     ("POST", "/admin/categories/new"): Scenario("admin", new_category),
