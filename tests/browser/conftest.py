@@ -3,7 +3,9 @@
 The app runs on its own SQLite file (built by the real migrations) in a werkzeug server thread,
 once per session; every test starts from empty tables and the personas of security.md §4.
 Each page is watched: an uncaught script error, a console error (CSP violations land there) or
-a JavaScript dialog fails the test that caused it.
+a JavaScript dialog fails the test that caused it. Every address a test visited is opened again
+at the end with axe-core (pinned in tests/browser/vendor/, MPL-2.0) and any serious or critical
+accessibility violation fails the test too (WCAG 2.2 AA).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+# Addresses that are downloads or one-time answers, not pages to look at again.
+NOT_PAGES = (".csv", "/attachments/", "/track/", "about:blank")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -162,11 +168,15 @@ class Browsing:
     dialogs: list[str] = field(default_factory=list)
     contexts: list[BrowserContext] = field(default_factory=list)
     allowed_console: list[str] = field(default_factory=list)
+    visited: dict[str, BrowserContext] = field(default_factory=dict)  # address → where it was seen
+    user_agents: dict[int, str] = field(default_factory=dict)  # a context's own user agent, if set
 
     def new_page(self, **context_options: Any) -> Page:
         options: dict[str, Any] = {"viewport": DESKTOP, "base_url": self.base_url}
         options.update(context_options)
         context = self.browser.new_context(**options)
+        if "user_agent" in options:
+            self.user_agents[id(context)] = options["user_agent"]
         self.contexts.append(context)
         page = context.new_page()
         self.watch(page)
@@ -185,6 +195,11 @@ class Browsing:
             self.dialogs.append(f"{dialog.type} dialog on {page.url}: {dialog.message}")
             dialog.dismiss()
 
+        def on_navigation(frame: Any) -> None:
+            if frame == page.main_frame and not any(part in frame.url for part in NOT_PAGES):
+                self.visited.setdefault(frame.url, page.context)
+
+        page.on("framenavigated", on_navigation)
         page.on("pageerror", lambda error: self.problems.append(f"page error on {page.url}: {error}"))
         page.on("console", on_console)
         page.on("dialog", on_dialog)
@@ -192,6 +207,50 @@ class Browsing:
     def allow_console_error(self, text: str) -> None:
         """An expected console line, e.g. Chromium logging a deliberate 422 answer."""
         self.allowed_console.append(text)
+
+    def check_accessibility(self) -> None:
+        """Open every visited address again, as the user who saw it, and run axe on it.
+
+        The check runs in a fresh context with the visitor's cookies and user agent (Flask-Login's
+        strong session protection checks it) and with JavaScript on, even for a visit made with
+        it off: axe is a script.
+        """
+        checkers: dict[int, BrowserContext] = {}
+        try:
+            for url, visited_in in self.visited.items():
+                if id(visited_in) not in checkers:
+                    user_agent = self.user_agents.get(id(visited_in))
+                    checkers[id(visited_in)] = self.browser.new_context(
+                        base_url=self.base_url,
+                        viewport=DESKTOP,
+                        storage_state=visited_in.storage_state(),
+                        **({"user_agent": user_agent} if user_agent else {}),
+                    )
+                self.problems.extend(self._axe(checkers[id(visited_in)], url))
+        finally:
+            for checker in checkers.values():
+                checker.close()
+
+    def _axe(self, context: BrowserContext, url: str) -> list[str]:
+        page = context.new_page()
+        try:
+            # An init script is injected by the browser itself, so the page's CSP still holds.
+            page.add_init_script(path=str(AXE))
+            page.goto(url)
+            violations: list[str] = page.evaluate(
+                """tags => Promise.race([
+                    axe.run(document, {runOnly: {type: "tag", values: tags}}).then(result =>
+                        result.violations
+                            .filter(v => v.impact === "serious" || v.impact === "critical")
+                            .map(v => `${v.impact} ${v.id}: ${v.help} — ` +
+                                 v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "))),
+                    new Promise(done => setTimeout(() => done(["axe did not finish in 20 s"]), 20000)),
+                ])""",
+                AXE_TAGS,
+            )
+            return [f"accessibility on {url}: {violation}" for violation in violations]
+        finally:
+            page.close()
 
     def assert_clean(self) -> None:
         assert not self.dialogs, f"a script ran and opened a dialog: {self.dialogs}"
@@ -234,6 +293,7 @@ def browsing(browser: Browser, live: LiveServer) -> Iterator[Browsing]:
     session = Browsing(browser=browser, base_url=live.url)
     try:
         yield session
+        session.check_accessibility()
     finally:
         session.close()
     session.assert_clean()
