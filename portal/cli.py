@@ -147,7 +147,8 @@ def register(app: Flask) -> None:
 
         result = dispatch_due(db.session, utcnow())
         click.echo(
-            f"sent {result.sent}, failed {result.failed}, dead {result.dead}, dropped {result.dropped}"
+            f"sent {result.sent}, failed {result.failed}, dead {result.dead}"
+            + (f", dropped {result.dropped}" if result.dropped else "")
         )
 
     @app.cli.command("worker")

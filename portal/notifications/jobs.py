@@ -34,7 +34,8 @@ def run_dispatch() -> str:
     with _app().app_context():
         result = dispatch_due(db.session, utcnow())
         db.session.remove()
-    return f"sent {result.sent}, failed {result.failed}, dead {result.dead}, dropped {result.dropped}"
+    dropped = f", dropped {result.dropped}" if result.dropped else ""
+    return f"sent {result.sent}, failed {result.failed}, dead {result.dead}{dropped}"
 
 
 def run_sweep() -> str:
