@@ -195,11 +195,17 @@ class Browsing:
             self.dialogs.append(f"{dialog.type} dialog on {page.url}: {dialog.message}")
             dialog.dismiss()
 
-        def on_navigation(frame: Any) -> None:
-            if frame == page.main_frame and not any(part in frame.url for part in NOT_PAGES):
-                self.visited.setdefault(frame.url, page.context)
+        def on_request(request: Any) -> None:
+            # Pages reached by GET can be opened again; a POST's answer is not an address.
+            if (
+                request.is_navigation_request()
+                and request.method == "GET"
+                and request.frame == page.main_frame
+                and not any(part in request.url for part in NOT_PAGES)
+            ):
+                self.visited.setdefault(request.url, page.context)
 
-        page.on("framenavigated", on_navigation)
+        page.on("request", on_request)
         page.on("pageerror", lambda error: self.problems.append(f"page error on {page.url}: {error}"))
         page.on("console", on_console)
         page.on("dialog", on_dialog)
