@@ -212,3 +212,23 @@ def login_as(app: Flask, org: Org):  # type: ignore[no-untyped-def]
 def rules(app: Flask) -> Rules:
     """The factory's rules: default targets on a plain Monday-to-Friday UTC calendar."""
     return rules_for_tests(app.config["UPLOAD_FOLDER"])
+
+
+def post_signed_in(client: FlaskClient, url: str, data: dict[str, str], prefix: str | None = None) -> Any:
+    """POST as a signed-in staff member; `prefix` for forms whose fields are prefixed (one per row)."""
+    token = fresh_token(client, "/staff/callbacks")  # any signed-in page carries the session's token
+    payload = {"csrf_token": token, **data}
+    if prefix:
+        payload[f"{prefix}-csrf_token"] = token
+    return client.post(url, data=payload)
+
+
+def name_subject(client: FlaskClient, ticket_id: int, user_id: int) -> Any:
+    """Name (or, with 0, un-name) the person the complaint is about, through the real route (R10)."""
+    return post_signed_in(client, f"/staff/tickets/{ticket_id}/concerns", {"user": str(user_id)})
+
+
+def page_text(client: FlaskClient, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return str(response.get_data(as_text=True))

@@ -204,3 +204,30 @@ def events(ticket_id: int, kind: str | None = None) -> list[TicketEvent]:
     if kind is not None:
         query = query.where(TicketEvent.kind == kind)
     return list(db.session.scalars(query.order_by(TicketEvent.id)))
+
+
+def run_twice_at_once(app: Any, work: Any) -> list[Any]:
+    """Run `work()` in two threads that start together, each in its own app context (so its own
+    session and connection), as two workers would; return both results, failing on any error."""
+    import threading
+
+    start = threading.Barrier(2)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                start.wait(timeout=10)
+                results.append(work())
+        except BaseException as error:  # reported below, never lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    return results

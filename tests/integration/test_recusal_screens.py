@@ -31,7 +31,9 @@ from portal.models import (
 )
 from portal.queries.staff_queue import SCOPES, STATUS_FILTERS
 from tests import factories
-from tests.conftest import fresh_token
+from tests.conftest import name_subject
+from tests.conftest import page_text as page
+from tests.conftest import post_signed_in as post
 from tests.factories import Org, fresh
 
 CUSTOMER = "Ingrid Vasquez-Holm"
@@ -55,24 +57,6 @@ def event_kinds(ticket_id: int) -> list[str]:
             select(TicketEvent.kind).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
         )
     )
-
-
-def post(client: FlaskClient, url: str, data: dict[str, str], prefix: str | None = None) -> Any:
-    token = fresh_token(client, "/staff/callbacks")  # any signed-in page carries the session's token
-    payload = {"csrf_token": token, **data}
-    if prefix:
-        payload[f"{prefix}-csrf_token"] = token
-    return client.post(url, data=payload)
-
-
-def name_subject(client: FlaskClient, ticket_id: int, user_id: int) -> Any:
-    return post(client, f"/staff/tickets/{ticket_id}/concerns", {"user": str(user_id)})
-
-
-def page(client: FlaskClient, url: str) -> str:
-    response = client.get(url)
-    assert response.status_code == 200, url
-    return response.get_data(as_text=True)
 
 
 def shows(html: str, ticket: Ticket) -> bool:

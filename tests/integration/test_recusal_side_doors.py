@@ -47,7 +47,9 @@ from portal.notifications.dispatch import dispatch_due
 from portal.services import ladder, resolutions, spot_checks, tickets
 from portal.services.recusal import WITHDRAWN
 from portal.services.settings import Rules
-from tests.conftest import base_config, fresh_token
+from tests.conftest import base_config, name_subject
+from tests.conftest import page_text as page
+from tests.conftest import post_signed_in as post
 from tests.factories import Org, claimed, events, fresh, new_ticket
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -58,25 +60,6 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
     config = base_config(database_url, tmp_path)
     config.update(MAIL_BACKEND="file", MAIL_DIR=str(tmp_path / "mail"), REDIS_URL="", NOTIFY_MAX_ATTEMPTS=3)
     return config
-
-
-def post(client: FlaskClient, url: str, data: dict[str, str], prefix: str | None = None) -> Any:
-    token = fresh_token(client, "/staff/callbacks")  # any signed-in page carries the session's token
-    payload = {"csrf_token": token, **data}
-    if prefix:
-        payload[f"{prefix}-csrf_token"] = token
-    return client.post(url, data=payload)
-
-
-def name_subject(client: FlaskClient, ticket_id: int, user_id: int) -> Any:
-    """Name (or, with 0, un-name) the person the complaint is about, through the real route."""
-    return post(client, f"/staff/tickets/{ticket_id}/concerns", {"user": str(user_id)})
-
-
-def page(client: FlaskClient, url: str) -> str:
-    response = client.get(url)
-    assert response.status_code == 200, url
-    return response.get_data(as_text=True)
 
 
 def mails_to(app: Flask, address: str) -> list[EmailMessage]:

@@ -9,7 +9,6 @@ moment (the issue's "Done when"), escalates nothing twice. The queue shows the s
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -23,7 +22,7 @@ from portal.services import ladder, resolutions, tickets
 from portal.services.settings import Rules, load_rules, save_settings
 from portal.services.sla_sweep import SweepResult, sweep
 from tests import factories
-from tests.factories import T0, Org, events, fresh
+from tests.factories import T0, Org, events, fresh, run_twice_at_once
 
 HOUR = timedelta(hours=1)
 QUEUE_ROW = re.compile(r'<tr id="ticket-row-(\d+)".*?</tr>', re.DOTALL)
@@ -341,26 +340,7 @@ def test_two_sweeps_started_at_the_same_moment_escalate_each_ticket_exactly_once
     db.session.commit()
     db.session.close()  # the test's own session holds no lock while the sweeps run
     now = T0 + 25 * HOUR
-    start = threading.Barrier(2)
-    results: list[SweepResult] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with app.app_context():
-                start.wait(timeout=10)
-                results.append(sweep(db.session, now=now, rules=rules))
-        except BaseException as error:  # reported below, never lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
+    results = run_twice_at_once(app, lambda: sweep(db.session, now=now, rules=rules))
     assert sorted(r.acknowledgement_breached for r in results) == [0, 30]
     db.session.expire_all()
     per_ticket = dict(

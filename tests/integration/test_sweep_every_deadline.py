@@ -10,7 +10,6 @@ Times are explicit: filed at T0 (a Monday, 09:00 UTC) on the test calendar (Mond
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -24,7 +23,7 @@ from portal.services import clocks, ladder, tickets
 from portal.services.settings import Rules
 from portal.services.sla_sweep import SweepResult, sweep
 from tests import factories
-from tests.factories import T0, Org, events, fresh
+from tests.factories import T0, Org, events, fresh, run_twice_at_once
 
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
@@ -175,26 +174,7 @@ def test_two_sweeps_at_once_escalate_each_extended_deadline_exactly_once__r7_r9(
     db.session.commit()
     db.session.close()
     now = second_due + MINUTE
-    start = threading.Barrier(2)
-    results: list[SweepResult] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with app.app_context():
-                start.wait(timeout=10)
-                results.append(sweep(db.session, now=now, rules=rules))
-        except BaseException as error:  # reported below, never lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
+    results = run_twice_at_once(app, lambda: sweep(db.session, now=now, rules=rules))
     assert sorted(r.resolution_breached for r in results) == [0, 12]
     db.session.expire_all()
     per_ticket = dict(
