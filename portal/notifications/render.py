@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import object_session
 
 from portal.models import Notification
+from portal.queries.case import promise_made_with
 from portal.services.tracking import tracking_token
 
 SUBJECTS = {
@@ -58,6 +61,15 @@ def _links(notification: Notification) -> dict[str, str]:
     return {"staff_url": f"{base}/staff/tickets/{ticket.id}"}
 
 
+def _promised_by(notification: Notification) -> datetime | None:
+    """The time promised with this reply (R8), for the mail that carries the promise."""
+    event = notification.ticket_event
+    session = object_session(event) if event is not None else None
+    if notification.event != "reply" or event is None or session is None:
+        return None
+    return promise_made_with(session, event)
+
+
 def render(notification: Notification) -> Rendered:
     """Render in the recipient's language; must run inside an app context."""
     ticket = notification.ticket
@@ -74,6 +86,7 @@ def render(notification: Notification) -> Rendered:
             "ticket": ticket,
             "event": notification.ticket_event,
             "org": current_app.config["ORG_NAME"],
+            "promised_by": _promised_by(notification),
             **_links(notification),
         }
         text = render_template(f"email/{audience}.txt", **context)

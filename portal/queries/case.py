@@ -6,10 +6,12 @@ Staff attachments and internal notes never reach this page; its timeline comes f
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Attachment, Ticket
+from portal.models import Attachment, Promise, Ticket, TicketEvent
 
 
 def ticket_by_reference(session: Session, reference: str) -> Ticket | None:
@@ -35,3 +37,13 @@ def customer_attachment(session: Session, ticket_id: int, attachment_id: int) ->
             Attachment.uploaded_by == "customer",
         )
     ).first()
+
+
+def promise_made_with(session: Session, reply: TicketEvent) -> datetime | None:
+    """The time promised in the same staff reply (R8): `tickets.reply` stamps both with its `now`."""
+    return session.scalar(
+        select(Promise.due_at)
+        .where(Promise.ticket_id == reply.ticket_id, Promise.made_at == reply.at)
+        .order_by(Promise.id.desc())
+        .limit(1)
+    )

@@ -36,6 +36,7 @@ CUSTOMER_STATUS = {
     "awaiting_approval": _l("Being handled"),  # R11: nothing of a proposal before the decision
     "resolved": _l("Resolved"),
     "closed": _l("Closed"),
+    "waiting": _l("Waiting for information from you"),  # R7: the clock is paused for the customer
 }
 PRIORITY_LABELS = {
     "low": _l("Low"),
@@ -175,6 +176,13 @@ def queue_clock(ticket: Any, now: datetime) -> str:
     ).value
 
 
+def customer_status(ticket: Any) -> str:
+    """The key of the customer's status words: an open case whose clock waits for them says so."""
+    if ticket.paused_at is not None and ticket.status in OPEN_STATUS_VALUES:
+        return "waiting"
+    return str(ticket.status)
+
+
 def money(amount_minor: int | None) -> str:
     if amount_minor is None:
         return ""
@@ -254,6 +262,7 @@ def register(app: Flask) -> None:
         queue_labels=queue_labels,
         time_left=time_left,
         queue_clock=queue_clock,
+        customer_status=customer_status,
         CLOCK_LABELS=CLOCK_LABELS,
         TIER_LABELS=TIER_LABELS,
         OUTCOME_LABELS=OUTCOME_LABELS,
