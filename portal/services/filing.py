@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.domain import sla, workflow
+from portal.domain import permissions, sla, workflow
 from portal.domain.permissions import Role
 from portal.domain.text import normalise_text
 from portal.domain.workflow import Action, Status
@@ -110,6 +110,12 @@ def file_ticket(
     category_id, department_id = _route(session, intake)
     policy = rules.policy_for(category_id)
     ack_due = sla.acknowledge_due(now, policy)
+    resolve_due = sla.resolve_due(now, policy, rules.calendar)
+    # R6: staff who register a complaint took it first, so they own it, whichever department
+    # handles it (the visibility rule then lets them see it: the confirmation, the case).
+    owner = registered_by if registered_by is not None and permissions.is_staff(registered_by) else None
+    # R2: a letter or visit may give only a postal address; then the post is the way to answer.
+    postal_only = not intake.customer_email and not intake.customer_phone and bool(intake.customer_address)
     stored_names = attachment_store.write_files(files, rules.upload_dir)
     try:
         ticket = Ticket(
@@ -125,7 +131,7 @@ def file_ticket(
             customer_email=intake.customer_email,
             customer_phone=intake.customer_phone,
             customer_address=normalise_text(intake.customer_address),
-            preferred_contact=intake.preferred_contact,
+            preferred_contact="post" if postal_only else intake.preferred_contact,
             about=normalise_text(intake.about),
             order_number=normalise_text(intake.order_number),
             subject=normalise_text(intake.subject) or "",
@@ -137,7 +143,7 @@ def file_ticket(
             updated_at=now,
             due_at=ack_due,
             ack_due_at=ack_due,
-            resolve_due_at=sla.resolve_due(now, policy, rules.calendar),
+            resolve_due_at=resolve_due,
             tier=1,
             serious=False,
             customer_tier="regular",
@@ -160,6 +166,9 @@ def file_ticket(
             new_value=intake.channel,
         )
         session.add(filed_event)
+        if owner is not None:
+            _claim_at_registration(session, ticket, owner, now)
+        # With only a postal address there is nobody to mail: notify_customer adds no row (R2).
         outbox.notify_customer(session, ticket, "filed", now=now, ticket_event=filed_event)  # R3
         outbox.notify_staff(
             session,
@@ -187,6 +196,15 @@ def file_ticket(
         raise
     attachment_store.publish_files(stored_names, rules.upload_dir)  # the rows exist: now the names
     return Filed(ticket=ticket, tracking_token=token, replayed=False)
+
+
+def _claim_at_registration(session: Session, ticket: Ticket, owner: User, now: datetime) -> None:
+    """R6: what `tickets.claim` sets — owner, status, acknowledgement — and its "claimed" line."""
+    ticket.owner_id = owner.id
+    ticket.status = workflow.next_status(Status(ticket.status), Action.CLAIM).value
+    ticket.acknowledged_at = now
+    ticket.due_at = ticket.resolve_due_at
+    record_event(session, ticket, owner, now, "claimed", public=True, new=str(owner.id))
 
 
 def _attachment_row(

@@ -18,6 +18,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.web.forms import ComplaintFields
 
+# Channels where the customer may be answered by post alone (R2).
+POSTAL_CHANNELS = ("letter", "visit")
+
 
 class VersionedForm(FlaskForm):
     """Carries the ticket version the page showed, so a stale change becomes a conflict (K1)."""
@@ -118,6 +121,16 @@ class RegisterComplaintForm(ComplaintFields):
         validators=[DataRequired(_l("Ask the customer for their consent first."))],
     )
 
+    missing_contact = _l(
+        "Give an email address or a phone number, or for a letter or visit a postal address."
+    )
+
+    def has_contact(self) -> bool:
+        """R1, R2: a letter or a visit may come with only a postal address; the answer goes by post."""
+        if self.channel.data in POSTAL_CHANNELS and self.address.data:
+            return True
+        return super().has_contact()
+
 
 class EscalateForm(VersionedForm):
     reason = TextAreaField(
@@ -149,7 +162,8 @@ class ExtendForm(VersionedForm):
 
 class PauseForm(FlaskForm):
     reason = StringField(
-        _l("What are we waiting for from the customer?"), validators=[DataRequired(), Length(max=300)]
+        _l("What are we waiting for from the customer? (shown to the customer)"),
+        validators=[DataRequired(), Length(max=300)],
     )
 
 

@@ -147,15 +147,20 @@ class ContactFields(FlaskForm):
     phone = optional_phone_field(_l("Phone"))
     idempotency_key = HiddenField()
 
+    # Said beside the phone field when there is no way to reach the customer (R2).
+    missing_contact = _l("Give an email address or a phone number so we can reply.")
+
     def validate(self, extra_validators=None):  # type: ignore[no-untyped-def]
         valid = super().validate(extra_validators)
-        if not self.email.data and not self.phone.data:
-            self.phone.errors = [
-                *self.phone.errors,
-                _l("Give an email address or a phone number so we can reply."),
-            ]
+        if not self.has_contact():
+            self.phone.errors = [*self.phone.errors, self.missing_contact]
             return False
         return valid
+
+    def has_contact(self) -> bool:
+        """Online, an email address or a phone number (R2); staff registration may also take a
+        postal address for a letter or a visit (`RegisterComplaintForm`)."""
+        return bool(self.email.data or self.phone.data)
 
     def ensure_idempotency_key(self) -> None:
         if not IDEMPOTENCY_KEY.match(self.idempotency_key.data or ""):

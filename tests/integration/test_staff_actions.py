@@ -401,8 +401,9 @@ def test_staff_register_a_phone_complaint_with_its_channel_and_registrar_and_see
     assert ticket.channel == "phone"
     assert ticket.registered_by_id == org.users["resp_a1"].id
     assert ticket.customer_phone == "+8613800138000"
-    [filed] = events(ticket.id)
+    filed, claimed = events(ticket.id)  # R6: the person who registers it owns it at once
     assert (filed.kind, filed.actor_kind, filed.actor_id) == ("filed", "staff", org.users["resp_a1"].id)
+    assert (claimed.kind, claimed.actor_id) == ("claimed", org.users["resp_a1"].id)
 
     confirmation = staff.get(response.location).get_data(as_text=True)
     assert ticket.reference in confirmation
