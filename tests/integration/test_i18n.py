@@ -229,3 +229,10 @@ def test_chinese_catalog_uses_simplified_characters():
         if message.id and set(str(message.string)) & traditional
     }
     assert not found, found
+
+
+def test_each_language_link_names_its_own_language_for_screen_readers(client):
+    """WCAG 3.1.2: 中文 and 한국어 are read in their own language, not in the page's (issue 11)."""
+    html = client.get("/").get_data(as_text=True)
+    for code, name in (("en", "English"), ("zh", "中文"), ("ko", "한국어")):
+        assert f'hreflang="{code}" lang="{code}">{name}</a>' in html
