@@ -47,13 +47,13 @@ class DepartmentForm(FlaskForm):
 
 class CategoryForm(FlaskForm):
     name = StringField(_l("Name"), filters=[strip], validators=[DataRequired(), Length(max=100)])
-    department = SelectField(_l("Handled by (R5 routing)"), coerce=int, validators=[DataRequired()])
+    department = SelectField(_l("Handled by"), coerce=int, validators=[DataRequired()])
     active = BooleanField(_l("Offered on the complaint form"), default=True)
 
 
 class SettingsForm(FlaskForm):
     holiday_country = SelectField(
-        _l("Public holidays of"), description=_l("Working-day clocks skip them (R7).")
+        _l("Public holidays of"), description=_l("Working-day clocks skip them.")
     )
     approval_threshold = DecimalField(
         _l("Compensation above this amount needs a manager's approval"),

@@ -162,7 +162,7 @@ def root_cause_table(board: Dashboard) -> Table:
         _("Top root causes"),
         [_("Root cause"), _("Resolved")],
         items,
-        note=_("The cause recorded with each resolution in the period (R21)."),
+        note=_("The cause recorded with each resolution in the period."),
     )
 
 
@@ -261,7 +261,7 @@ def staff_table(board: Dashboard) -> Table:
         headers=_group_headers(_("Staff member"), False),
         rows=_group_rows(board.staff, False),
         note=_(
-            "Cases each person owns (R6): open now, resolved in the period, and answered by the "
+            "Cases each person owns: open now, resolved in the period, and answered by the "
             "customer in it."
         ),
     )
@@ -294,7 +294,7 @@ def callback_table(board: Dashboard) -> Table:
         rows=_callback_rows(board.callbacks, _("No category (feedback)")),
         footer=_callback_rows([total], _("All callbacks"))[0],
         note=_(
-            "Follow-up calls due in the period (R17): %(reached)s of %(due)s customers reached, "
+            "Follow-up calls due in the period: %(reached)s of %(due)s customers reached, "
             "%(satisfied)s satisfied.",
             reached=total.reached,
             due=total.due,
@@ -337,7 +337,7 @@ def spot_check_table(board: Dashboard) -> Table:
             ]
             for s in board.spot_checks
         ],
-        note=_("Each quarter's random re-check of resolved complaints (R18) that overlaps the period."),
+        note=_("Each quarter's random re-check of resolved complaints that overlaps the period."),
     )
 
 

@@ -35,10 +35,10 @@ IN_APP_TEXT = {
     "promise_due": _l("A promised update is due soon: %(reference)s"),
     "callback_due": _l("A callback is due: %(reference)s"),
     "deadline_breached": _l("A deadline passed on a case at the manager tier: %(reference)s"),
-    "spot_check_assigned": _l("A spot-check re-check is assigned to you (R18): %(reference)s"),
+    "spot_check_assigned": _l("A spot-check re-check is assigned to you: %(reference)s"),
     # R10: the person named may no longer handle the case; their work on it moved (services/recusal).
     "handed_over": _l("Work on a case was handed over to you: %(reference)s"),
-    "spot_check_unassigned": _l("A spot-check re-check needs another reviewer (R18): %(reference)s"),
+    "spot_check_unassigned": _l("A spot-check re-check needs another reviewer: %(reference)s"),
 }
 CUSTOMER_EVENTS = frozenset({"filed", "reply", "resolved", "reopened", "link_resent"})
 

@@ -38,7 +38,7 @@ class ReplyForm(FlaskForm):
         _l("Promise the next update by (optional)"),
         format="%Y-%m-%dT%H:%M",
         validators=[Optional()],
-        description=_l("R8: at that time the customer hears where things stand, whatever the progress."),
+        description=_l("At that time the customer hears where things stand, whatever the progress."),
     )
 
 

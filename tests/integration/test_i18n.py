@@ -236,3 +236,12 @@ def test_each_language_link_names_its_own_language_for_screen_readers(client):
     html = client.get("/").get_data(as_text=True)
     for code, name in (("en", "English"), ("zh", "中文"), ("ko", "한국어")):
         assert f'hreflang="{code}" lang="{code}">{name}</a>' in html
+
+
+def test_no_screen_text_names_a_rule_id(extracted_messages):
+    """Rule IDs (R1–R26) belong in code, comments and tests, never on a screen or in a mail."""
+    rule_id = re.compile(r"\bR\d{1,2}\b")
+    named = [
+        str(message.id) for message in extracted_messages if message.id and rule_id.search(str(message.id))
+    ]
+    assert not named, named
