@@ -52,9 +52,7 @@ class CategoryForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    holiday_country = SelectField(
-        _l("Public holidays of"), description=_l("Working-day clocks skip them.")
-    )
+    holiday_country = SelectField(_l("Public holidays of"), description=_l("Working-day clocks skip them."))
     approval_threshold = DecimalField(
         _l("Compensation above this amount needs a manager's approval"),
         places=2,

@@ -261,8 +261,7 @@ def staff_table(board: Dashboard) -> Table:
         headers=_group_headers(_("Staff member"), False),
         rows=_group_rows(board.staff, False),
         note=_(
-            "Cases each person owns: open now, resolved in the period, and answered by the "
-            "customer in it."
+            "Cases each person owns: open now, resolved in the period, and answered by the customer in it."
         ),
     )
 

@@ -383,9 +383,7 @@ def test_naming_the_lead_assigned_to_re_check_a_case_unassigns_it_and_tells_the_
     assert_moves(ticket.id, mgr_2, [("recheck_unassigned", "Lead A", None)])
     for manager in (mgr_1, mgr_2):
         assert {n.event for n in in_app(ticket.id, manager)} == {"spot_check_unassigned"}
-    assert "A spot-check re-check needs another reviewer" in page(
-        login_as("mgr_1"), "/staff/notifications"
-    )
+    assert "A spot-check re-check needs another reviewer" in page(login_as("mgr_1"), "/staff/notifications")
     assert ticket.reference not in page(lead, "/manage/spot-checks")
     assert ticket.reference not in page(lead, "/staff/notifications")
     # The head of service picks another reviewer.
