@@ -80,21 +80,33 @@ def test_the_app_login_cannot_update_or_delete_audit_rows(app: Flask, org: Org) 
 
 def test_the_app_login_cannot_rewrite_or_remove_ticket_events(app: Flask, org: Org) -> None:
     ticket = make_ticket(db.session, org, app.config["UPLOAD_FOLDER"])
-    event_id = db.session.scalar(select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id))
+    event = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).first()
+    assert event is not None
+    event_id, before = event.id, (event.kind, event.body)
     forbidden("UPDATE ticket_event SET body = 'rewritten' WHERE id = :id", id=event_id)
     forbidden("UPDATE ticket_event SET kind = 'closed' WHERE id = :id", id=event_id)
     forbidden("DELETE FROM ticket_event WHERE id = :id", id=event_id)
+    db.session.expire_all()
+    kept = db.session.get(TicketEvent, event_id)
+    assert kept is not None and (kept.kind, kept.body) == before
 
 
 def test_emptying_the_tables_at_once_is_refused(app: Flask, org: Org) -> None:
     audit_rows(org, 1)
     make_ticket(db.session, org, app.config["UPLOAD_FOLDER"])
+    before = (count_of(AuditLog), count_of(TicketEvent))
     if db.engine.dialect.name == "postgresql":
         forbidden("TRUNCATE audit_log")
         forbidden("TRUNCATE ticket_event CASCADE")
     else:  # SQLite has no TRUNCATE; its whole-table DELETE still fires the row triggers
         forbidden("DELETE FROM audit_log")
         forbidden("DELETE FROM ticket_event")
+    assert before[0] >= 1 and before[1] >= 1
+    assert (count_of(AuditLog), count_of(TicketEvent)) == before
+
+
+def count_of(model: Any) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def test_redaction_is_the_one_sanctioned_rewrite_and_is_audited(app: Flask, org: Org) -> None:
