@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from portal.extensions import db
 from portal.models import utcnow
@@ -31,5 +31,11 @@ def client_ip() -> str | None:
 
 
 def rules() -> Rules:
-    """The organisation's clocks and thresholds as configured now (env defaults + admin settings)."""
-    return settings_service.load_rules(db.session, current_app.config, now())
+    """The organisation's clocks and thresholds as configured now (env defaults + admin settings).
+
+    Read once per request (three queries): a ticket page asks for them for its choices and again
+    for the action it runs.
+    """
+    if "rules" not in g:
+        g.rules = settings_service.load_rules(db.session, current_app.config, now())
+    return g.rules  # type: ignore[no-any-return]
