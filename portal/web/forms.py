@@ -6,7 +6,6 @@ import re
 import secrets
 from typing import Any
 
-import phonenumbers
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -21,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from portal.domain.contacts import normalise_phone
 from portal.services.filing import Intake
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -38,14 +38,7 @@ def new_idempotency_key() -> str:
 
 def phone_to_e164(value: str) -> str | None:
     """Return the number in E.164, or None if it is not a possible phone number (A8)."""
-    region = current_app.config["HOLIDAY_COUNTRY"]
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return normalise_phone(value, current_app.config["HOLIDAY_COUNTRY"])
 
 
 class PhoneNumber:

@@ -1,0 +1,22 @@
+"""archive, retention holds and anonymisation
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-02 22:00:00
+
+Placeholder reserving the revision number so parallel work chains in order; filled in by the
+change that needs it.
+"""
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
